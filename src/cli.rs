@@ -1,0 +1,149 @@
+//! Command-line definitions (also the source of `--help`).
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ebpf-jsonl",
+    version,
+    about = "Puts eBPF programs into the kernel and prints what they see as newline-delimited JSON",
+    after_help = "Examples:\n  sudo ebpf-jsonl exec | jq -c 'select(.comm == \"curl\")'\n  \
+                  sudo ebpf-jsonl exec --duration 10s > execs.jsonl\n\n\
+                  stdout carries only JSON records; diagnostics go to stderr.\n\
+                  Exit codes: 0 ok, 1 failure, 2 bad usage, 3 missing privileges, 4 kernel feature missing."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One JSON object per process execution, with the full argv
+    Exec(ExecArgs),
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Stop after this long (e.g. 500ms, 10s, 2m, 1h), draining what is buffered
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Print libbpf's own diagnostics on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Keep at most this many argv elements per exec (then args_truncated is true)
+    #[arg(long, value_name = "N", default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_args: u32,
+
+    /// Capture at most this many bytes of argv per exec (up to 64K)
+    #[arg(long, value_name = "BYTES", default_value = "4K",
+          value_parser = |s: &str| parse_size(s, 1, 64 * 1024))]
+    pub max_argv_bytes: u32,
+
+    /// Kernel ring buffer size (a power of two, 4K to 256M)
+    #[arg(long, value_name = "BYTES", default_value = "4M",
+          value_parser = parse_ringbuf_size)]
+    pub ringbuf_size: u32,
+}
+
+/// `500ms`, `10s`, `2m`, `1h`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration; use e.g. 500ms, 10s, 2m or 1h"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => {
+            return Err(format!(
+                "`{s}` has an unknown unit `{unit}`; use ms, s, m or h"
+            ))
+        }
+    };
+    if d.is_zero() {
+        return Err(format!("`{s}` is zero; give a positive duration"));
+    }
+    Ok(d)
+}
+
+/// `4096`, `4K`, `1M` (binary units), within `[min, max]`.
+pub fn parse_size(s: &str, min: u64, max: u64) -> Result<u32, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size; use e.g. 4096, 32K or 4M"))?;
+    let mult = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        _ => return Err(format!("`{s}` has an unknown unit `{unit}`; use K or M")),
+    };
+    let v = n.saturating_mul(mult);
+    if v < min || v > max {
+        return Err(format!("`{s}` is out of range: {min} to {max} bytes"));
+    }
+    Ok(v as u32)
+}
+
+fn parse_ringbuf_size(s: &str) -> Result<u32, String> {
+    let v = parse_size(s, 4096, 256 << 20)?;
+    if !v.is_power_of_two() {
+        return Err(format!("`{s}` is not a power of two (e.g. 1M, 4M, 16M)"));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten")
+            .unwrap_err()
+            .contains("not a duration"));
+        assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096", 1, 1 << 20), Ok(4096));
+        assert_eq!(parse_size("32K", 1, 1 << 20), Ok(32768));
+        assert_eq!(parse_size("1M", 1, 1 << 20), Ok(1 << 20));
+        assert!(parse_size("2M", 1, 1 << 20)
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(parse_ringbuf_size("12K")
+            .unwrap_err()
+            .contains("power of two"));
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
