@@ -1,0 +1,253 @@
+//! Runs the built binary, reads its JSON records, and hands tests the ones
+//! their own children produced (picked out by a unique marker argument: the
+//! machine runs many processes of its own).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ebpf-jsonl");
+
+/// A marker unique to this test process and call.
+pub fn marker(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "ebpfjsonl-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The running tool.
+pub struct Tracer {
+    pub child: Child,
+    records: Receiver<Value>,
+    pub seen: Vec<Value>,
+    stderr: Arc<Mutex<String>>,
+    gate: Option<Sender<()>>,
+}
+
+pub struct Finished {
+    pub status: ExitStatus,
+    pub records: Vec<Value>,
+    pub stderr: String,
+}
+
+impl Tracer {
+    /// Starts `ebpf-jsonl ARGS` and waits until it says it is attached.
+    pub fn start(args: &[&str]) -> Tracer {
+        Self::spawn(args, true)
+    }
+
+    /// Like `start`, but nobody reads stdout until [`Tracer::resume`].
+    pub fn start_stalled(args: &[&str]) -> Tracer {
+        Self::spawn(args, false)
+    }
+
+    fn spawn(args: &[&str], reading: bool) -> Tracer {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ebpf-jsonl");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (ready_tx, ready_rx) = channel();
+        {
+            let mut err = BufReader::new(child.stderr.take().unwrap());
+            let stderr = stderr.clone();
+            thread::spawn(move || {
+                let mut line = String::new();
+                while err.read_line(&mut line).unwrap_or(0) > 0 {
+                    if line.contains(": attached ") {
+                        let _ = ready_tx.send(());
+                    }
+                    stderr.lock().unwrap().push_str(&line);
+                    line.clear();
+                }
+            });
+        }
+        let (tx, records) = channel();
+        let (gate_tx, gate_rx) = channel::<()>();
+        let out = child.stdout.take().unwrap();
+        thread::spawn(move || {
+            if !reading {
+                let _ = gate_rx.recv();
+            }
+            for line in BufReader::with_capacity(1 << 20, out).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut t = Tracer {
+            child,
+            records,
+            seen: Vec::new(),
+            stderr,
+            gate: (!reading).then_some(gate_tx),
+        };
+        if ready_rx.recv_timeout(Duration::from_secs(20)).is_err() {
+            let _ = t.child.kill();
+            let _ = t.child.wait();
+            thread::sleep(Duration::from_millis(100));
+            panic!(
+                "ebpf-jsonl {args:?} did not attach; stderr:\n{}",
+                t.stderr()
+            );
+        }
+        t
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn resume(&mut self) {
+        self.gate.take();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the first record matching `pred` (also searching what was seen).
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.records.recv_timeout(left) {
+                Ok(v) => {
+                    let hit = pred(&v);
+                    self.seen.push(v);
+                    if hit {
+                        return self.seen.last().unwrap().clone();
+                    }
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => panic!(
+                    "no record for {what} after {} records; stderr:\n{}",
+                    self.seen.len(),
+                    self.stderr()
+                ),
+            }
+        }
+    }
+
+    /// The exec record whose argv holds `marker`.
+    pub fn exec_with(&mut self, marker: &str) -> Value {
+        self.wait_for(marker, |v| has_arg(v, marker))
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// SIGINT, then everything printed until exit.
+    pub fn stop(self) -> Finished {
+        self.signal(libc::SIGINT);
+        self.wait()
+    }
+
+    /// Waits for exit (at most 20 s) and collects everything printed.
+    pub fn wait(mut self) -> Finished {
+        self.gate.take();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("ebpf-jsonl did not exit; stderr:\n{}", self.stderr());
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let mut records = std::mem::take(&mut self.seen);
+        while let Ok(v) = self.records.recv_timeout(Duration::from_secs(5)) {
+            records.push(v);
+        }
+        thread::sleep(Duration::from_millis(50));
+        Finished {
+            status,
+            records,
+            stderr: self.stderr(),
+        }
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn has_arg(v: &Value, marker: &str) -> bool {
+    v["type"] == "exec"
+        && v["args"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == marker))
+}
+
+pub fn args_of(v: &Value) -> Vec<String> {
+    v["args"]
+        .as_array()
+        .expect("args is an array")
+        .iter()
+        .map(|a| a.as_str().expect("each arg is a string").to_string())
+        .collect()
+}
+
+/// Runs a command to completion and returns its pid.
+pub fn run(cmd: &mut Command) -> u32 {
+    let mut c = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn child");
+    let pid = c.id();
+    c.wait().expect("wait child");
+    pid
+}
+
+/// Runs `ebpf-jsonl ARGS` without waiting for an attach (usage errors and the like).
+pub fn run_tool(args: &[&str]) -> (ExitStatus, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ebpf-jsonl");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Peak resident set of a live process, in KiB (VmHWM).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let mut s = String::new();
+    std::fs::File::open(format!("/proc/{pid}/status"))
+        .and_then(|mut f| f.read_to_string(&mut s))
+        .expect("read /proc/PID/status");
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM line")
+}
