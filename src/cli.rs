@@ -53,7 +53,7 @@ pub struct ExecArgs {
     pub max_argv_bytes: u32,
 
     /// Kernel ring buffer size (a power of two, 4K to 256M)
-    #[arg(long, value_name = "BYTES", default_value = "4M",
+    #[arg(long, value_name = "BYTES", default_value = "1M",
           value_parser = parse_ringbuf_size)]
     pub ringbuf_size: u32,
 }

@@ -1,0 +1,320 @@
+//! Exec storm, side by side in one run: two workers fork+exec `/bin/true
+//! MARKER` flat out while a tracer is attached; interleaved rounds, medians.
+//!
+//!   cargo bench --bench exec_storm -- [--seconds 5] [--rounds 3]
+//!
+//! Reports per tracer: execs/s of the storm (and slowdown against no tracer),
+//! events delivered and lost, tracer CPU per event (all threads, from
+//! /proc/PID/task/*/schedstat), and peak RSS (VmHWM). Peers: libbpf-tools'
+//! execsnoop and a bpftrace one-liner, when installed (`./dev.sh bench`
+//! installs them); both need tracefs, which this mounts if it is missing.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const OURS: &str = env!("CARGO_BIN_EXE_ebpf-jsonl");
+
+#[derive(Clone, Copy, PartialEq)]
+enum Tracer {
+    None,
+    Ours,
+    OursExits,
+    Execsnoop,
+    Bpftrace,
+}
+
+impl Tracer {
+    fn name(self) -> &'static str {
+        match self {
+            Tracer::None => "no tracer",
+            Tracer::Ours => "ebpf-jsonl exec",
+            Tracer::OursExits => "ebpf-jsonl exec --exits",
+            Tracer::Execsnoop => "execsnoop (libbpf-tools)",
+            Tracer::Bpftrace => "bpftrace -f json",
+        }
+    }
+
+    fn command(self) -> Option<Command> {
+        let mut c = match self {
+            Tracer::None => return None,
+            Tracer::Ours => {
+                let mut c = Command::new(OURS);
+                c.arg("exec");
+                c
+            }
+            Tracer::OursExits => {
+                let mut c = Command::new(OURS);
+                c.args(["exec", "--exits"]);
+                c
+            }
+            Tracer::Execsnoop => Command::new("/usr/sbin/execsnoop"),
+            Tracer::Bpftrace => {
+                let mut c = Command::new("bpftrace");
+                c.args([
+                    "-f",
+                    "json",
+                    "-e",
+                    "tracepoint:syscalls:sys_enter_execve { printf(\"%d %s \", pid, comm); join(args->argv); }",
+                ]);
+                c
+            }
+        };
+        c.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Some(c)
+    }
+
+    /// A line on stdout or stderr saying the tracer is ready.
+    fn ready(self, line: &str) -> bool {
+        match self {
+            Tracer::Ours | Tracer::OursExits => line.contains("attached"),
+            Tracer::Execsnoop => line.contains("PCOMM"),
+            Tracer::Bpftrace => line.contains("Attaching") || line.contains("attached_probes"),
+            Tracer::None => true,
+        }
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Sample {
+    rate: f64,
+    execs: u64,
+    delivered: u64,
+    cpu_per_event_us: f64,
+    peak_rss_kib: u64,
+}
+
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Two workers, each spawning and reaping `/bin/true MARKER` until `secs` pass.
+fn storm(marker: &str, secs: f64) -> (u64, f64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, count, m) = (stop.clone(), count.clone(), marker.to_string());
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let ok = Command::new("/bin/true")
+                        .arg(&m)
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status()
+                        .is_ok();
+                    if ok {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_secs_f64(secs));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let n = count.load(Ordering::Relaxed);
+    (n, n as f64 / started.elapsed().as_secs_f64())
+}
+
+fn run_one(tracer: Tracer, secs: f64, round: usize) -> Option<Sample> {
+    let marker = format!("storm-{}-{round}-{}", std::process::id(), tracer as u8);
+    let Some(mut cmd) = tracer.command() else {
+        let (execs, rate) = storm(&marker, secs);
+        return Some(Sample {
+            rate,
+            execs,
+            ..Default::default()
+        });
+    };
+    let mut child: Child = cmd.spawn().ok()?;
+    let pid = child.id();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    // Count delivered events on stdout; watch both streams for readiness.
+    let delivered = Arc::new(AtomicU64::new(0));
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let (d, m, rt) = (delivered.clone(), marker.clone(), ready_tx.clone());
+    let reader = thread::spawn(move || {
+        let mut r = BufReader::with_capacity(1 << 20, out);
+        let mut line = Vec::new();
+        while r.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            let s = String::from_utf8_lossy(&line);
+            if tracer.ready(&s) {
+                let _ = rt.send(());
+            }
+            if s.contains(&m) {
+                d.fetch_add(1, Ordering::Relaxed);
+            }
+            line.clear();
+        }
+    });
+    thread::spawn(move || {
+        let mut r = BufReader::new(err);
+        let mut line = String::new();
+        while r.read_line(&mut line).unwrap_or(0) > 0 {
+            if tracer.ready(&line) {
+                let _ = ready_tx.send(());
+            }
+            line.clear();
+        }
+    });
+    if ready_rx.recv_timeout(Duration::from_secs(30)).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        eprintln!("bench: {} did not start; skipped", tracer.name());
+        return None;
+    }
+    thread::sleep(Duration::from_millis(300));
+    let cpu0 = cpu_ns(pid);
+    let (execs, rate) = storm(&marker, secs);
+    // Let the tracer drain, then read its cost before it exits.
+    thread::sleep(Duration::from_millis(1000));
+    let cpu = cpu_ns(pid).saturating_sub(cpu0);
+    let peak = peak_rss_kib(pid);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let _ = child.wait();
+    let _ = reader.join();
+    let delivered = delivered.load(Ordering::Relaxed).min(execs);
+    Some(Sample {
+        rate,
+        execs,
+        delivered,
+        cpu_per_event_us: cpu as f64 / 1000.0 / delivered.max(1) as f64,
+        peak_rss_kib: peak,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[v.len() / 2]
+}
+
+fn ensure_tracefs() {
+    let mounted = std::fs::read_to_string("/proc/mounts")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split_whitespace().nth(2) == Some("tracefs"));
+    if !mounted {
+        let ok = Command::new("mount")
+            .args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"])
+            .status()
+            .is_ok_and(|s| s.success());
+        eprintln!(
+            "bench: tracefs was not mounted; mounting it at /sys/kernel/tracing for the peers: {}",
+            if ok { "done" } else { "failed" }
+        );
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let get = |flag: &str, default: f64| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let secs = get("--seconds", 5.0);
+    let rounds = get("--rounds", 3.0) as usize;
+    ensure_tracefs();
+
+    let exits = Command::new(OURS)
+        .args(["exec", "--help"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--exits"));
+    let mut tracers = vec![Tracer::None, Tracer::Ours];
+    if exits {
+        tracers.push(Tracer::OursExits);
+    }
+    if std::path::Path::new("/usr/sbin/execsnoop").exists() {
+        tracers.push(Tracer::Execsnoop);
+    }
+    if Command::new("bpftrace").arg("--version").output().is_ok() {
+        tracers.push(Tracer::Bpftrace);
+    }
+
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); tracers.len()];
+    for round in 0..rounds {
+        for (i, &t) in tracers.iter().enumerate() {
+            if let Some(s) = run_one(t, secs, round) {
+                eprintln!(
+                    "bench: round {} {:<26} {:>7.0} execs/s  delivered {}/{}  {:.1} µs/event  {} KiB",
+                    round + 1,
+                    t.name(),
+                    s.rate,
+                    s.delivered,
+                    s.execs,
+                    s.cpu_per_event_us,
+                    s.peak_rss_kib
+                );
+                samples[i].push(s);
+            }
+        }
+    }
+
+    let med = |i: usize, f: fn(&Sample) -> f64| median(samples[i].iter().map(f).collect());
+    let base_rate = med(0, |s| s.rate);
+    let snoop = tracers.iter().position(|&t| t == Tracer::Execsnoop);
+    let snoop_cpu = snoop.map(|i| med(i, |s| s.cpu_per_event_us));
+    println!(
+        "\nExec storm: 2 workers, {secs}s per run, {rounds} interleaved rounds, medians ({} cores, Linux {})",
+        thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()
+    );
+    println!(
+        "| tracer | execs/s | storm slowdown | lost | CPU/event (µs) | CPU/event vs execsnoop | peak RSS (MiB) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (i, &t) in tracers.iter().enumerate() {
+        if samples[i].is_empty() {
+            continue;
+        }
+        let rate = med(i, |s| s.rate);
+        let slowdown = base_rate / rate;
+        if t == Tracer::None {
+            println!("| {} | {rate:.0} | 1.00 | – | – | – | – |", t.name());
+            continue;
+        }
+        let lost = med(i, |s| (s.execs - s.delivered) as f64);
+        let cpu = med(i, |s| s.cpu_per_event_us);
+        let rss = med(i, |s| s.peak_rss_kib as f64) / 1024.0;
+        let vs = snoop_cpu.map_or("–".to_string(), |c| format!("{:.2}", cpu / c));
+        println!(
+            "| {} | {rate:.0} | {slowdown:.2} | {lost:.0} | {cpu:.2} | {vs} | {rss:.1} |",
+            t.name()
+        );
+    }
+}

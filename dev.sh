@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# ebpf-jsonl's one entry point for people and CI (run as root on Debian 12 or Ubuntu 22.04+):
+#   ./dev.sh run exec [FLAGS]   install what is missing, build (release), run ebpf-jsonl
+#   ./dev.sh test               install what is missing, then fmt, clippy and the whole test suite
+#   ./dev.sh bench [ARGS]       install what is missing, then the side-by-side benchmarks
+#   ./dev.sh deps               only install what is missing
+set -euo pipefail
+cd "$(dirname "$0")"
+[ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"
+
+say() { echo "dev.sh: $*" >&2; }
+
+# Debian packages, each with a command or file that shows it is there.
+BUILD_PKGS=(clang:clang make:make gcc:cc pkg-config:pkg-config
+            libelf-dev:/usr/include/libelf.h zlib1g-dev:/usr/include/zlib.h)
+TEST_PKGS=(iproute2:ip perl:perl util-linux:setpriv jq:jq procps:ps)
+BENCH_PKGS=(libbpf-tools:/usr/sbin/execsnoop bpftrace:bpftrace)
+
+install() {
+    local missing=() entry pkg probe
+    for entry in "$@"; do
+        pkg=${entry%%:*} probe=${entry#*:}
+        if [[ $probe == /* ]]; then [ -e "$probe" ] && continue
+        else command -v "$probe" >/dev/null 2>&1 && continue; fi
+        missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null; then
+        say "missing packages: ${missing[*]}; install them with your package manager and rerun"
+        exit 1
+    fi
+    if [ "$(id -u)" != 0 ]; then
+        say "missing packages: ${missing[*]}; rerun as root (sudo ./dev.sh ...) to install them"
+        exit 1
+    fi
+    say "installing ${missing[*]}"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+need_cargo() {
+    if ! command -v cargo >/dev/null; then
+        say "cargo not found: install Rust 1.82 or newer (https://rustup.rs: curl -sSf https://sh.rustup.rs | sh -s -- -y), then rerun"
+        exit 1
+    fi
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+deps)
+    install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+    ;;
+run)
+    install "${BUILD_PKGS[@]}"
+    need_cargo
+    cargo build --release --quiet
+    exec ./target/release/ebpf-jsonl "$@"
+    ;;
+test)
+    install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+    need_cargo
+    cargo fmt --check
+    cargo clippy --all-targets --quiet -- -D warnings
+    cargo test
+    ;;
+bench)
+    install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"
+    need_cargo
+    cargo build --release --quiet
+    exec cargo run --release --quiet --example bench -- "$@"
+    ;;
+*)
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
