@@ -12,6 +12,7 @@ use crossbeam_channel::RecvTimeoutError;
 
 use crate::error::Error;
 use crate::pipeline::{request_shutdown, RecordReceiver};
+use crate::record::Record;
 
 const BUF_BYTES: usize = 64 * 1024;
 
@@ -67,10 +68,12 @@ pub fn write_all<W: Write>(
             }
         };
         let mut next = Some(rec);
-        while let Some(rec) = next {
-            serde_json::to_writer(&mut out, &rec)?;
-            out.write_all(b"\n")?;
-            rx.done(rec.weight());
+        while let Some(batch) = next {
+            for rec in &batch {
+                serde_json::to_writer(&mut out, rec)?;
+                out.write_all(b"\n")?;
+            }
+            rx.done(batch.iter().map(Record::weight).sum());
             next = rx.rx.try_recv().ok();
         }
         out.flush()?;
@@ -98,7 +101,7 @@ mod tests {
     use super::*;
     use crate::clock::Timestamp;
     use crate::pipeline::channel;
-    use crate::record::{LostReason, LostRecord, Record};
+    use crate::record::{LostReason, LostRecord};
 
     #[test]
     fn writes_ndjson_and_ends_when_reader_hangs_up() {
@@ -110,7 +113,7 @@ mod tests {
                 reason: LostReason::ConsumerSlow,
             }));
         }
-        drop(tx);
+        tx.finish();
         let mut buf = Vec::new();
         assert_eq!(write_all(rx, &mut buf, || false).unwrap(), End::Drained);
         let text = String::from_utf8(buf).unwrap();
@@ -142,6 +145,7 @@ mod tests {
             count: 1,
             reason: LostReason::ConsumerSlow,
         }));
+        tx.flush();
         assert_eq!(write_all(rx, Closed, || false).unwrap(), End::Closed);
     }
 }

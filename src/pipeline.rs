@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::clock::Timestamp;
 use crate::record::{LostReason, LostRecord, Record};
@@ -39,23 +39,30 @@ pub fn install_signal_handlers() {
     }
 }
 
-/// Records in flight at most, whatever their size.
-const QUEUE_RECORDS: usize = 16 * 1024;
+/// Batches in flight at most.
+const QUEUE_BATCHES: usize = 1024;
+/// A batch is handed over when it holds this many records, or at [`RecordSender::flush`].
+const BATCH_RECORDS: usize = 512;
 /// Bytes in flight at most (see [`Record::weight`]); keeps RSS bounded when
 /// records carry long argv.
-const QUEUE_BYTES: usize = 6 * 1024 * 1024;
+const QUEUE_BYTES: usize = 4 * 1024 * 1024;
+pub const LOST_WEIGHT: usize = 64;
 
-/// The reader's end of the channel.
+/// The reader's end of the channel. Records are handed over in batches (one
+/// per ring-buffer drain or map snapshot), so the writer is woken once per
+/// batch, not once per record.
 pub struct RecordSender {
-    tx: Sender<Record>,
+    tx: Sender<Vec<Record>>,
     in_flight: Arc<AtomicUsize>,
+    batch: Vec<Record>,
+    batch_weight: usize,
     /// Drops not yet reported, indexed like [`LostReason`].
     pending: [u64; 2],
 }
 
-/// The writer's end: records plus the shared in-flight byte count.
+/// The writer's end: batches plus the shared in-flight byte count.
 pub struct RecordReceiver {
-    pub rx: Receiver<Record>,
+    pub rx: Receiver<Vec<Record>>,
     in_flight: Arc<AtomicUsize>,
 }
 
@@ -67,12 +74,14 @@ impl RecordReceiver {
 }
 
 pub fn channel() -> (RecordSender, RecordReceiver) {
-    let (tx, rx) = bounded(QUEUE_RECORDS);
+    let (tx, rx) = bounded(QUEUE_BATCHES);
     let in_flight = Arc::new(AtomicUsize::new(0));
     (
         RecordSender {
             tx,
             in_flight: in_flight.clone(),
+            batch: Vec::new(),
+            batch_weight: 0,
             pending: [0; 2],
         },
         RecordReceiver { rx, in_flight },
@@ -87,21 +96,24 @@ fn slot(reason: LostReason) -> usize {
 }
 
 impl RecordSender {
-    /// Queues a record without blocking; counts it as `consumer_slow` if the
-    /// queue is full. Pending loss reports go first, so they stay in order.
+    /// Adds a record to the current batch without blocking; counts it as
+    /// `consumer_slow` if the writer is too far behind. Pending loss reports
+    /// go first, so they stay in order.
     pub fn send(&mut self, rec: Record) {
-        if self.pending != [0; 2] {
-            self.flush_lost();
-        }
         let w = rec.weight();
-        if self.in_flight.load(Ordering::Relaxed) + w > QUEUE_BYTES {
+        let room = |me: &Self, extra: usize| {
+            me.in_flight.load(Ordering::Relaxed) + me.batch_weight + extra <= QUEUE_BYTES
+        };
+        if self.pending != [0; 2] && room(self, w + 2 * LOST_WEIGHT) {
+            self.queue_lost();
+        }
+        if self.pending[slot(LostReason::ConsumerSlow)] > 0 || !room(self, w) {
             self.pending[slot(LostReason::ConsumerSlow)] += 1;
             return;
         }
-        self.in_flight.fetch_add(w, Ordering::Relaxed);
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(rec) {
-            self.in_flight.fetch_sub(w, Ordering::Relaxed);
-            self.pending[slot(LostReason::ConsumerSlow)] += 1;
+        self.push(rec, w);
+        if self.batch.len() >= BATCH_RECORDS {
+            self.flush();
         }
     }
 
@@ -109,37 +121,60 @@ impl RecordSender {
         self.pending[slot(reason)] += count;
     }
 
-    /// Tries to queue a `lost` record for every reason with pending drops.
-    pub fn flush_lost(&mut self) {
-        self.emit_lost(None);
+    /// Hands the current batch (with any pending loss reports) to the writer.
+    pub fn flush(&mut self) {
+        self.queue_lost();
+        self.hand_over(None);
     }
 
-    /// At shutdown: waits (bounded) for room so the final counts are printed.
+    /// At shutdown: waits (bounded) for room so the final records and loss
+    /// counts are printed.
     pub fn finish(mut self) {
-        self.emit_lost(Some(Duration::from_secs(2)));
+        self.queue_lost();
+        self.hand_over(Some(Duration::from_secs(2)));
     }
 
-    fn emit_lost(&mut self, wait: Option<Duration>) {
+    fn push(&mut self, rec: Record, w: usize) {
+        self.batch_weight += w;
+        self.batch.push(rec);
+    }
+
+    /// Moves pending loss counts into the batch as `lost` records.
+    fn queue_lost(&mut self) {
         for reason in [LostReason::RingbufFull, LostReason::ConsumerSlow] {
-            let count = self.pending[slot(reason)];
-            if count == 0 {
-                continue;
+            let count = std::mem::take(&mut self.pending[slot(reason)]);
+            if count > 0 {
+                let rec = Record::Lost(LostRecord {
+                    timestamp: Timestamp::now(),
+                    count,
+                    reason,
+                });
+                let w = rec.weight();
+                self.push(rec, w);
             }
-            let rec = Record::Lost(LostRecord {
-                timestamp: Timestamp::now(),
-                count,
-                reason,
-            });
-            let w = rec.weight();
-            self.in_flight.fetch_add(w, Ordering::Relaxed);
-            let sent = match wait {
-                None => self.tx.try_send(rec).is_ok(),
-                Some(t) => self.tx.send_timeout(rec, t).is_ok(),
-            };
-            if sent {
-                self.pending[slot(reason)] = 0;
-            } else {
-                self.in_flight.fetch_sub(w, Ordering::Relaxed);
+        }
+    }
+
+    fn hand_over(&mut self, wait: Option<Duration>) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let weight = std::mem::take(&mut self.batch_weight);
+        self.in_flight.fetch_add(weight, Ordering::Relaxed);
+        let res = match wait {
+            None => self.tx.try_send(batch).map_err(|e| e.into_inner()),
+            Some(t) => self.tx.send_timeout(batch, t).map_err(|e| e.into_inner()),
+        };
+        if let Err(batch) = res {
+            // The writer is gone or hopelessly behind: count what is not
+            // printed; loss reports inside the batch keep their counts.
+            self.in_flight.fetch_sub(weight, Ordering::Relaxed);
+            for rec in batch {
+                match rec {
+                    Record::Lost(l) => self.pending[slot(l.reason)] += l.count,
+                    _ => self.pending[slot(LostReason::ConsumerSlow)] += 1,
+                }
             }
         }
     }
@@ -158,29 +193,94 @@ mod tests {
         })
     }
 
+    fn counts(batch: &[Record]) -> Vec<(u64, LostReason)> {
+        batch
+            .iter()
+            .map(|r| match r {
+                Record::Lost(l) => (l.count, l.reason),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_travel_in_batches() {
+        let (mut tx, rx) = channel();
+        tx.send(lost(1));
+        tx.send(lost(2));
+        assert!(
+            rx.rx.try_recv().is_err(),
+            "nothing is handed over before a flush"
+        );
+        tx.flush();
+        let b = rx.rx.try_recv().unwrap();
+        assert_eq!(
+            counts(&b),
+            [(1, LostReason::RingbufFull), (2, LostReason::RingbufFull)]
+        );
+        for _ in 0..BATCH_RECORDS {
+            tx.send(lost(3));
+        }
+        assert_eq!(
+            rx.rx.try_recv().unwrap().len(),
+            BATCH_RECORDS,
+            "a full batch goes at once"
+        );
+    }
+
     #[test]
     fn full_queue_drops_are_counted_and_reported_first() {
         let (mut tx, rx) = channel();
-        for i in 0..QUEUE_RECORDS as u64 + 5 {
-            tx.send(lost(i));
+        for _ in 0..QUEUE_BATCHES {
+            tx.send(lost(7));
+            tx.flush();
         }
-        assert_eq!(tx.pending, [0, 5]);
-        // The writer catches up a little: the loss report goes out before the next record.
-        for _ in 0..3 {
-            let r = rx.rx.recv().unwrap();
-            rx.done(r.weight());
-        }
+        // The queue is full: these batches cannot be handed over.
+        tx.send(lost(8));
+        tx.send(lost(9));
+        tx.flush();
+        tx.send(lost(10));
+        tx.flush();
+        assert_eq!(
+            tx.pending,
+            [8 + 9 + 10, 0],
+            "loss reports keep their counts"
+        );
+        // The writer catches up: the loss report goes out before the next record.
+        let b = rx.rx.recv().unwrap();
+        rx.done(b.iter().map(Record::weight).sum());
         tx.send(lost(999));
+        tx.flush();
         assert_eq!(tx.pending, [0, 0]);
-        let rest: Vec<Record> = rx.rx.try_iter().collect();
-        let n = rest.len();
-        match &rest[n - 2] {
-            Record::Lost(l) => assert_eq!((l.count, l.reason), (5, LostReason::ConsumerSlow)),
-            other => panic!("expected the loss report, got {other:?}"),
+        let last = rx.rx.try_iter().last().unwrap();
+        assert_eq!(
+            counts(&last),
+            [
+                (27, LostReason::RingbufFull),
+                (999, LostReason::RingbufFull)
+            ]
+        );
+    }
+
+    #[test]
+    fn byte_budget_bounds_what_is_in_flight() {
+        let (mut tx, _rx) = channel();
+        let n = QUEUE_BYTES / lost(0).weight() + 10;
+        for _ in 0..n {
+            tx.send(lost(1));
         }
-        match &rest[n - 1] {
-            Record::Lost(l) => assert_eq!(l.count, 999),
-            other => panic!("expected the last record, got {other:?}"),
+        assert!(
+            tx.pending[slot(LostReason::ConsumerSlow)] >= 10,
+            "{:?}",
+            tx.pending
+        );
+        assert!(tx.in_flight.load(Ordering::Relaxed) + tx.batch_weight <= QUEUE_BYTES);
+        // Dropping more does not grow the batch: the count just goes up.
+        let len = tx.batch.len();
+        for _ in 0..1000 {
+            tx.send(lost(1));
         }
+        assert_eq!(tx.batch.len(), len);
+        assert!(tx.in_flight.load(Ordering::Relaxed) <= QUEUE_BYTES);
     }
 }

@@ -19,7 +19,7 @@ impl Record {
     pub fn weight(&self) -> usize {
         match self {
             Record::Exec(e) => 160 + e.filename.0.len() + e.args.0.len(),
-            Record::Lost(_) => 64,
+            Record::Lost(_) => crate::pipeline::LOST_WEIGHT,
         }
     }
 }

@@ -73,7 +73,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         let n = rb.consume_raw();
         busy = n > 0;
         drops.report(&att.skel.maps.drops, &mut tx.borrow_mut());
-        tx.borrow_mut().flush_lost();
+        tx.borrow_mut().flush();
         if pipeline::shutting_down() || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
