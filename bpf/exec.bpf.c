@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* One event per successful execve/execveat, taken at sched_process_exec: the
- * new image is in place, so argv is read from the new stack, already copied
- * and faulted in by the kernel. */
+/* Process events for `ebpf-jsonl exec`:
+ * - sched_process_exec: every successful execve/execveat. The new image is in
+ *   place, so argv is read from the new stack, already copied by the kernel.
+ * - sched_process_exit (--exits): the last thread of a process ends.
+ * - sys_enter/sys_exit (--failed): execve/execveat calls that returned an error.
+ * - sched_process_fork (--pid): follows the traced processes' descendants.
+ * Each hook comes as tp_btf and raw_tp; userspace loads the flavour that works. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -10,8 +14,24 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#if defined(__TARGET_ARCH_arm64)
+#define NR_execve 221
+#define NR_execveat 281
+#else
+#define NR_execve 59
+#define NR_execveat 322
+#endif
+
+#define SIGNAL_GROUP_EXIT 0x00000004
+#define AT_FDCWD -100
+
 /* Set by userspace before load. */
 const volatile __u32 argv_cap = 4096;
+const volatile __u32 max_args = 128;
+const volatile bool filter_uid = false;
+const volatile bool filter_pid = false;
+const volatile bool filter_comm = false;
+const volatile __u32 n_cgroups = 0;
 
 /* Wake the reader for the first event after a quiet spell, or when this much
  * is waiting; otherwise it collects on its own timer. One wake-up per burst,
@@ -21,7 +41,7 @@ const volatile __u32 argv_cap = 4096;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024);
+	__uint(max_entries, 1024 * 1024);
 } events SEC(".maps");
 
 /* Events the ring buffer had no room for. */
@@ -33,14 +53,58 @@ struct {
 } drops SEC(".maps");
 
 /* Too big for the BPF stack (and for a per-CPU map value): one slot per CPU,
- * sized to the possible CPUs by userspace; the event is built here, then only
- * the used part is copied to the ring buffer. */
+ * sized to the possible CPUs by userspace. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct exec_event);
 } scratch SEC(".maps");
+
+/* tgid → boot time of its last exec, so an exit carries its exec's exec_id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} exec_times SEC(".maps");
+
+/* tid → execve/execveat arguments, between sys_enter and sys_exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct exec_args);
+} inflight SEC(".maps");
+
+/* Filters: uids, comms, traced tgids (--pid and descendants), cgroups. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u8);
+} uids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, char[TASK_COMM_LEN]);
+	__type(value, __u8);
+} comms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, MAX_CGROUP_FILTERS);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroups SEC(".maps");
 
 __u64 last_wakeup_ns;
 
@@ -54,35 +118,105 @@ static __always_inline __u64 wakeup_flag(__u64 now)
 	return BPF_RB_NO_WAKEUP;
 }
 
+static __always_inline void count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *cnt = bpf_map_lookup_elem(&drops, &zero);
+	if (cnt)
+		*cnt += 1;
+}
+
+/* The kernel-side filters; `comm` is the name the event will carry. */
+static __always_inline bool wanted(__u32 tgid, __u32 uid, const char *comm)
+{
+	if (filter_uid && !bpf_map_lookup_elem(&uids, &uid))
+		return false;
+	if (filter_pid && !bpf_map_lookup_elem(&pids, &tgid))
+		return false;
+	if (filter_comm && !bpf_map_lookup_elem(&comms, comm))
+		return false;
+	if (n_cgroups) {
+		bool in = false;
+		for (__u32 i = 0; i < MAX_CGROUP_FILTERS && i < n_cgroups; i++) {
+			if (bpf_current_task_under_cgroup(&cgroups, i) == 1) {
+				in = true;
+				break;
+			}
+		}
+		if (!in)
+			return false;
+	}
+	return true;
+}
+
+static __always_inline __u32 pidns_of(struct task_struct *task)
+{
+	struct pid *p = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(p, level);
+	struct upid up = {};
+	bpf_probe_read_kernel(&up, sizeof(up), &p->numbers[level & 31]);
+	return BPF_CORE_READ(up.ns, ns.inum);
+}
+
+/* Fills the header fields every event shares. */
+static __always_inline void fill_common(struct exec_hdr *h, struct task_struct *task, __u64 now)
+{
+	__u64 ugid = bpf_get_current_uid_gid();
+	h->ts_boot_ns = now;
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->pid = bpf_get_current_pid_tgid() >> 32;
+	h->tid = (__u32)bpf_get_current_pid_tgid();
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)ugid;
+	h->gid = ugid >> 32;
+	h->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	h->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	h->pidns = pidns_of(task);
+	h->ret = 0;
+	h->exit_status = 0;
+	h->flags = 0;
+	h->argv_size = 0;
+	h->argv_len = 0;
+	h->filename_len = 0;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+static __always_inline struct exec_event *scratch_event(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+static __always_inline void submit(struct exec_event *e, __u64 used)
+{
+	__u64 total = offsetof(struct exec_event, data) + used;
+	if (total > sizeof(*e))
+		return;
+	if (bpf_ringbuf_output(&events, e, total, wakeup_flag(e->h.ts_boot_ns)))
+		count_drop();
+}
+
 static __always_inline int on_exec(struct task_struct *task, pid_t old_pid,
 				   struct linux_binprm *bprm)
 {
-	__u32 zero = 0, cpu = bpf_get_smp_processor_id();
-	struct exec_event *e = bpf_map_lookup_elem(&scratch, &cpu);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_map_delete_elem(&inflight, &old_pid);
+
+	struct exec_event *e = scratch_event();
 	if (!e)
 		return 0;
+	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
+	if (!wanted(tgid, (__u32)bpf_get_current_uid_gid(), e->h.comm))
+		return 0;
 
-	__u64 ugid = bpf_get_current_uid_gid();
-	e->h.ts_boot_ns = bpf_ktime_get_boot_ns();
-	e->h.cgroup_id = bpf_get_current_cgroup_id();
-	e->h.pid = bpf_get_current_pid_tgid() >> 32;
+	__u64 now = bpf_ktime_get_boot_ns();
+	fill_common(&e->h, task, now);
+	e->h.kind = EV_EXEC;
 	e->h.tid = old_pid; /* the thread that called exec; it is the leader now */
-	e->h.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	e->h.uid = (__u32)ugid;
-	e->h.gid = ugid >> 32;
-	e->h.argc = BPF_CORE_READ(bprm, argc);
-	e->h.flags = 0;
+	e->h.exec_ns = now;
+	bpf_map_update_elem(&exec_times, &tgid, &now, BPF_ANY);
 	if (bpf_core_field_exists(bprm->fdpath) && BPF_CORE_READ(bprm, fdpath))
 		e->h.flags |= EXEC_F_FDPATH;
-	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
-
-	long n = bpf_probe_read_kernel_str(e->data, FILENAME_MAX_LEN,
-					   BPF_CORE_READ(bprm, filename));
-	if (n < 0)
-		n = 0;
-	if (n > FILENAME_MAX_LEN)
-		n = FILENAME_MAX_LEN;
-	e->h.filename_len = n;
 
 	__u64 start = BPF_CORE_READ(task, mm, arg_start);
 	__u64 end = BPF_CORE_READ(task, mm, arg_end);
@@ -91,20 +225,162 @@ static __always_inline int on_exec(struct task_struct *task, pid_t old_pid,
 	if (len > ARGV_MAX_LEN)
 		len = ARGV_MAX_LEN;
 	e->h.argv_size = size;
-	if (len && bpf_probe_read_user(e->data + n, len, (void *)start)) {
-		e->h.flags |= EXEC_F_ARGV_FAULT;
+	if (len && bpf_probe_read_user(e->data, len, (void *)start)) {
+		e->h.flags |= EXEC_F_ARGV_CUT;
 		len = 0;
 	}
 	e->h.argv_len = len;
 
-	__u64 total = offsetof(struct exec_event, data) + n + len;
-	if (total > sizeof(*e))
+	long n = bpf_probe_read_kernel_str(e->data + len, FILENAME_MAX_LEN,
+					   BPF_CORE_READ(bprm, filename));
+	if (n < 0)
+		n = 0;
+	e->h.filename_len = n;
+	submit(e, n + len);
+	return 0;
+}
+
+static __always_inline int on_exit(struct task_struct *task)
+{
+	/* Only the last thread of the group: signal->live is already decremented. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
-	if (bpf_ringbuf_output(&events, e, total, wakeup_flag(e->h.ts_boot_ns))) {
-		__u64 *cnt = bpf_map_lookup_elem(&drops, &zero);
-		if (cnt)
-			*cnt += 1;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 *exec_ns = bpf_map_lookup_elem(&exec_times, &tgid);
+	__u64 exec_time = exec_ns ? *exec_ns : 0;
+	if (exec_ns)
+		bpf_map_delete_elem(&exec_times, &tgid);
+
+	struct exec_event *e = scratch_event();
+	if (!e)
+		return 0;
+	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
+	bool want = wanted(tgid, (__u32)bpf_get_current_uid_gid(), e->h.comm);
+	if (filter_pid)
+		bpf_map_delete_elem(&pids, &tgid);
+	if (!want)
+		return 0;
+
+	fill_common(&e->h, task, bpf_ktime_get_boot_ns());
+	e->h.kind = EV_EXIT;
+	e->h.tid = e->h.pid;
+	e->h.exec_ns = exec_time ? exec_time : e->h.start_ns;
+	if (BPF_CORE_READ(task, signal, flags) & SIGNAL_GROUP_EXIT)
+		e->h.exit_status = BPF_CORE_READ(task, signal, group_exit_code);
+	else
+		e->h.exit_status = BPF_CORE_READ(task, exit_code);
+	submit(e, 0);
+	return 0;
+}
+
+static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	if (!bpf_map_lookup_elem(&pids, &ptgid))
+		return 0;
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u8 one = 1;
+	bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
+{
+	if (id != NR_execve && id != NR_execveat)
+		return 0;
+	struct exec_args a = {};
+	if (id == NR_execve) {
+		a.dirfd = AT_FDCWD;
+		a.filename = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		a.argv = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	} else {
+		a.dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		a.filename = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		a.argv = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		a.at_flags = PT_REGS_PARM5_CORE_SYSCALL(regs);
 	}
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+/* Reads argv element by element from the caller's memory (it is still there:
+ * the exec failed). Returns the bytes written to `buf`. */
+static __always_inline __u32 read_user_argv(char *buf, __u64 argv, __u16 *flags)
+{
+	__u32 off = 0;
+	for (__u32 i = 0; i < 1024; i++) {
+		if (i >= max_args) {
+			*flags |= EXEC_F_ARGV_CUT;
+			break;
+		}
+		const char *arg = 0;
+		if (bpf_probe_read_user(&arg, sizeof(arg), (void *)(argv + i * sizeof(arg)))) {
+			*flags |= EXEC_F_ARGV_CUT;
+			break;
+		}
+		if (!arg)
+			break;
+		if (off >= argv_cap || off >= ARGV_MAX_LEN) {
+			*flags |= EXEC_F_ARGV_CUT;
+			break;
+		}
+		__u32 room = argv_cap - off;
+		if (room > ARGV_MAX_LEN - off)
+			room = ARGV_MAX_LEN - off;
+		/* Opaque to the compiler, so the masks below stay for the verifier. */
+		__u32 at = off;
+		barrier_var(at);
+		barrier_var(room);
+		long n = bpf_probe_read_user_str(buf + (at & (ARGV_MAX_LEN - 1)),
+						 room & (ARGV_MAX_LEN - 1), arg);
+		if (n <= 0) {
+			*flags |= EXEC_F_ARGV_CUT;
+			break;
+		}
+		if ((__u32)n >= room) {
+			/* filled the room: possibly cut, so not kept */
+			*flags |= EXEC_F_ARGV_CUT;
+			break;
+		}
+		off += n;
+	}
+	return off;
+}
+
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	if (!a)
+		return 0;
+	struct exec_args args = *a;
+	bpf_map_delete_elem(&inflight, &tid);
+	if (ret >= 0)
+		return 0;
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct exec_event *e = scratch_event();
+	if (!e)
+		return 0;
+	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!wanted(tgid, (__u32)bpf_get_current_uid_gid(), e->h.comm))
+		return 0;
+
+	fill_common(&e->h, task, bpf_ktime_get_boot_ns());
+	e->h.kind = EV_EXEC;
+	e->h.ret = ret;
+	e->h.exec_ns = e->h.ts_boot_ns;
+	__u32 len = read_user_argv(e->data, args.argv, &e->h.flags);
+	len &= ARGV_MAX_LEN - 1;
+	e->h.argv_len = len;
+	e->h.argv_size = len;
+	long n = bpf_probe_read_user_str(e->data + len, FILENAME_MAX_LEN, (void *)args.filename);
+	if (n < 0)
+		n = 0;
+	e->h.filename_len = n;
+	submit(e, n + len);
 	return 0;
 }
 
@@ -118,4 +394,52 @@ SEC("raw_tp/sched_process_exec")
 int BPF_PROG(exec_raw, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	return on_exec(p, old_pid, bprm);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(exit_btf, struct task_struct *p)
+{
+	return on_exit(p);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(exit_raw, struct task_struct *p)
+{
+	return on_exit(p);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child);
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(regs, id);
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(sys_enter_raw, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(regs, id);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, ret);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, ret);
 }

@@ -6,21 +6,32 @@
 #define TASK_COMM_LEN 16
 #define FILENAME_MAX_LEN 4096 /* PATH_MAX: getname() refuses longer paths */
 #define ARGV_MAX_LEN 65536 /* hard ceiling of captured argv bytes (--max-argv-bytes) */
+#define MAX_CGROUP_FILTERS 8
 
-/* exec_event.flags */
+/* exec_hdr.kind */
+#define EV_EXEC 1 /* an exec, successful (ret == 0) or failed (ret < 0) */
+#define EV_EXIT 2 /* a whole process (thread group) ended */
+
+/* exec_hdr.flags */
 #define EXEC_F_FDPATH 1 /* execveat(fd, ...): filename is "/dev/fd/N[/name]" */
-#define EXEC_F_ARGV_FAULT 2 /* argv could not be read from the new stack */
+#define EXEC_F_ARGV_CUT 2 /* argv could not be read whole (fault or cap) */
 
-/* Header of every exec event. */
+/* Header of every event. */
 struct exec_hdr {
 	__u64 ts_boot_ns;
+	__u64 exec_ns; /* boot time of the exec that started this image (exec_id) */
+	__u64 start_ns; /* boot time the process was forked */
 	__u64 cgroup_id;
+	__u32 kind;
 	__u32 pid;
 	__u32 tid;
 	__u32 ppid;
 	__u32 uid;
 	__u32 gid;
-	__u32 argc;
+	__s32 ret; /* exec: 0 or -errno */
+	__u32 exit_status; /* exit: the wait() status */
+	__u32 mntns;
+	__u32 pidns;
 	__u32 argv_size; /* bytes of argv in the new process (arg_end - arg_start) */
 	__u32 argv_len; /* bytes of argv captured below */
 	__u16 filename_len;
@@ -28,11 +39,20 @@ struct exec_hdr {
 	char comm[TASK_COMM_LEN];
 };
 
-/* What goes into the ring buffer: the header, then `filename_len` bytes of
- * filename (NUL included), then `argv_len` bytes of NUL-separated argv. */
+/* What goes into the ring buffer: the header, then `argv_len` bytes of
+ * NUL-separated argv, then `filename_len` bytes of filename (NUL included). */
 struct exec_event {
 	struct exec_hdr h;
-	char data[FILENAME_MAX_LEN + ARGV_MAX_LEN];
+	/* room for the verifier's bounds on each argv element's offset and size */
+	char data[2 * ARGV_MAX_LEN + FILENAME_MAX_LEN];
+};
+
+/* An execve/execveat in progress (for failed-exec reports), keyed by tid. */
+struct exec_args {
+	__u64 filename;
+	__u64 argv;
+	__s32 dirfd;
+	__u32 at_flags;
 };
 
 #endif

@@ -56,6 +56,57 @@ pub struct ExecArgs {
     #[arg(long, value_name = "BYTES", default_value = "1M",
           value_parser = parse_ringbuf_size)]
     pub ringbuf_size: u32,
+
+    /// Also print one `exit` record per process (thread group) that ends
+    #[arg(long)]
+    pub exits: bool,
+
+    /// Also print execve/execveat calls that failed (ret < 0, with `error`)
+    #[arg(long)]
+    pub failed: bool,
+
+    /// Only processes of this real uid (repeatable; filtered in the kernel)
+    #[arg(long, value_name = "UID")]
+    pub uid: Vec<u32>,
+
+    /// Only this process and its descendants started after the tool (repeatable; in the kernel)
+    #[arg(long, value_name = "PID", value_parser = parse_pid)]
+    pub pid: Vec<u32>,
+
+    /// Only processes in this cgroup v2 directory or below it (repeatable, up to 8; in the kernel)
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Vec<String>,
+
+    /// Only programs with this name, as in `comm` (repeatable; in the kernel)
+    #[arg(long, value_name = "NAME", value_parser = parse_comm)]
+    pub comm: Vec<String>,
+
+    /// Only execs whose argv, joined by spaces, matches this regular expression (in userspace)
+    #[arg(long = "match", value_name = "REGEX", value_parser = parse_regex)]
+    pub matches: Option<regex::Regex>,
+}
+
+fn parse_pid(s: &str) -> Result<u32, String> {
+    let pid: u32 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a process id"))?;
+    if pid == 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        return Err(format!("no process with pid {s} is running"));
+    }
+    Ok(pid)
+}
+
+fn parse_comm(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 15 {
+        return Err(format!(
+            "`{s}` cannot be a program name: the kernel keeps 1 to 15 bytes of it"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+fn parse_regex(s: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(s).map_err(|e| format!("`{s}` is not a valid regular expression: {e}"))
 }
 
 /// `500ms`, `10s`, `2m`, `1h`; a bare number is seconds.

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use libbpf_rs::{ErrorKind, PrintLevel};
+use libbpf_rs::PrintLevel;
 
 use crate::error::Error;
 
@@ -110,15 +110,38 @@ pub fn has_btf() -> bool {
     std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
 }
 
+/// The errno behind a libbpf error, if any.
+fn errno(e: &libbpf_rs::Error) -> Option<i32> {
+    let mut src: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return io.raw_os_error();
+        }
+        src = s.source();
+    }
+    let text = e.to_string();
+    let at = text.rfind("(os error ")? + "(os error ".len();
+    text[at..].trim_end_matches(')').parse().ok()
+}
+
 /// Classifies a libbpf failure at `what` (e.g. "loading exec programs").
+/// EPERM means missing privileges (or lockdown); EACCES from a load is the
+/// verifier refusing a program, which is a kernel-compatibility problem.
 pub fn bpf_error(what: &str, e: &libbpf_rs::Error) -> Error {
     let detail = last_libbpf_error()
         .map(|l| format!(" ({l})"))
         .unwrap_or_default();
-    if e.kind() == ErrorKind::PermissionDenied {
+    if errno(e) == Some(libc::EPERM) {
         return Error::Privilege(format!(
-            "{what}: permission denied{detail}: run as root, or grant CAP_BPF and CAP_PERFMON; \
-             on kernels before 5.11 also raise RLIMIT_MEMLOCK (ulimit -l unlimited)"
+            "{what}: operation not permitted{detail}: run as root, or grant CAP_BPF and CAP_PERFMON \
+             (check also kernel lockdown and kernel.unprivileged_bpf_disabled); on kernels before \
+             5.11 raise RLIMIT_MEMLOCK too (ulimit -l unlimited)"
+        ));
+    }
+    if errno(e) == Some(libc::EACCES) {
+        return Error::Kernel(format!(
+            "{what}: the kernel's verifier refused the program{detail}; rerun with --verbose \
+             for its log and report it with your kernel version"
         ));
     }
     Error::Kernel(format!("{what}: {e}{detail}"))

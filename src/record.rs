@@ -4,6 +4,7 @@
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::clock::Timestamp;
 
@@ -11,6 +12,7 @@ use crate::clock::Timestamp;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
     Exec(ExecRecord),
+    Exit(ExitRecord),
     Lost(LostRecord),
 }
 
@@ -18,13 +20,14 @@ impl Record {
     /// Rough heap + inline size, for the writer queue's memory budget.
     pub fn weight(&self) -> usize {
         match self {
-            Record::Exec(e) => 160 + e.filename.0.len() + e.args.0.len(),
+            Record::Exec(e) => 224 + e.filename.0.len() + e.args.0.len(),
+            Record::Exit(_) => 128,
             Record::Lost(_) => crate::pipeline::LOST_WEIGHT,
         }
     }
 }
 
-/// One successful execve/execveat.
+/// One execve/execveat: successful (`ret` 0), or failed (with --failed).
 #[derive(Debug, Serialize)]
 pub struct ExecRecord {
     pub timestamp: Timestamp,
@@ -37,7 +40,43 @@ pub struct ExecRecord {
     pub filename: Bytes,
     pub args: Argv,
     pub args_truncated: bool,
+    pub ret: i32,
+    pub error: Option<&'static str>,
+    pub exec_id: ExecId,
     pub cgroup_id: u64,
+    pub cgroup: Option<Arc<str>>,
+    pub container_id: Option<Arc<str>>,
+    pub mntns: u32,
+    pub pidns: u32,
+}
+
+/// The end of a whole process (thread group).
+#[derive(Debug, Serialize)]
+pub struct ExitRecord {
+    pub timestamp: Timestamp,
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub comm: Bytes,
+    pub exit_code: u8,
+    pub signal: Option<&'static str>,
+    pub core_dumped: bool,
+    pub duration_ns: u64,
+    pub exec_id: ExecId,
+}
+
+/// Pairs a process's exec with its exit: the pid and the boot-time ns of the
+/// exec (or of the fork, for a process not seen exec'ing), unique across uptime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExecId {
+    pub pid: u32,
+    pub boot_ns: u64,
+}
+
+impl Serialize for ExecId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}-{}", self.pid, self.boot_ns))
+    }
 }
 
 /// Events the tool could not deliver, reported in-band.
@@ -114,7 +153,17 @@ mod tests {
             filename: Bytes(b"/bin/true".to_vec().into()),
             args: Argv(args.to_vec().into()),
             args_truncated: false,
+            ret: 0,
+            error: None,
+            exec_id: ExecId {
+                pid: 3360,
+                boot_ns: 81_234_567_890,
+            },
             cgroup_id: 4242,
+            cgroup: Some("/system.slice/docker-ab12.scope".into()),
+            container_id: Some("ab12".into()),
+            mntns: 4026531841,
+            pidns: 4026531836,
         })
     }
 
@@ -123,7 +172,7 @@ mod tests {
         let line = serde_json::to_string(&exec(b"/bin/true\0a b\0\0")).unwrap();
         assert_eq!(
             line,
-            r#"{"type":"exec","timestamp":"2025-11-25T08:22:22.123456789Z","pid":3360,"tid":3361,"ppid":3359,"uid":0,"gid":0,"comm":"true","filename":"/bin/true","args":["/bin/true","a b",""],"args_truncated":false,"cgroup_id":4242}"#
+            r#"{"type":"exec","timestamp":"2025-11-25T08:22:22.123456789Z","pid":3360,"tid":3361,"ppid":3359,"uid":0,"gid":0,"comm":"true","filename":"/bin/true","args":["/bin/true","a b",""],"args_truncated":false,"ret":0,"error":null,"exec_id":"3360-81234567890","cgroup_id":4242,"cgroup":"/system.slice/docker-ab12.scope","container_id":"ab12","mntns":4026531841,"pidns":4026531836}"#
         );
     }
 
@@ -138,6 +187,29 @@ mod tests {
         assert_eq!(
             json(b"\xff\xfeok\0\xc3\xa9\0"),
             serde_json::json!(["\u{fffd}\u{fffd}ok", "é"])
+        );
+    }
+
+    #[test]
+    fn exit_record_matches_contract() {
+        let r = Record::Exit(ExitRecord {
+            timestamp: Timestamp(0),
+            pid: 3360,
+            ppid: 3359,
+            uid: 0,
+            comm: Bytes(b"true".to_vec().into()),
+            exit_code: 137,
+            signal: Some("SIGKILL"),
+            core_dumped: false,
+            duration_ns: 1_830_000,
+            exec_id: ExecId {
+                pid: 3360,
+                boot_ns: 5,
+            },
+        });
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"type":"exit","timestamp":"1970-01-01T00:00:00.000000000Z","pid":3360,"ppid":3359,"uid":0,"comm":"true","exit_code":137,"signal":"SIGKILL","core_dumped":false,"duration_ns":1830000,"exec_id":"3360-5"}"#
         );
     }
 

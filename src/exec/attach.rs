@@ -1,47 +1,72 @@
-//! Loads the exec programs and attaches them, choosing a hook this kernel
-//! supports: tp_btf (BTF-typed tracepoint, 5.5+), then raw_tp (4.17+). Neither
-//! needs kprobes or a mounted tracefs.
+//! Loads the exec programs and attaches them, choosing a flavour of hook this
+//! kernel supports: tp_btf (BTF-typed tracepoints, 5.5+), then raw_tp (4.17+).
+//! Neither needs kprobes, fentry or a mounted tracefs.
 
+use std::fs::File;
 use std::mem::MaybeUninit;
+use std::os::fd::AsRawFd;
 
-use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{Link, OpenObject};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
 use super::skel::{ExecSkel, ExecSkelBuilder, OpenExecSkel};
 use crate::error::Error;
 use crate::kernel;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Hook {
+pub enum Flavour {
     TpBtf,
     RawTp,
 }
 
-impl Hook {
-    pub fn name(self) -> &'static str {
+impl Flavour {
+    fn prefix(self) -> &'static str {
         match self {
-            Hook::TpBtf => "tp_btf/sched_process_exec",
-            Hook::RawTp => "raw_tp/sched_process_exec",
+            Flavour::TpBtf => "tp_btf",
+            Flavour::RawTp => "raw_tp",
         }
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+/// What to load and how to filter, all fixed before load.
 pub struct Config {
     pub argv_cap: u32,
+    pub max_args: u32,
     pub ringbuf_size: u32,
+    pub exits: bool,
+    pub failed: bool,
+    pub uids: Vec<u32>,
+    pub pids: Vec<u32>,
+    pub comms: Vec<String>,
+    pub cgroups: Vec<File>,
 }
 
 pub struct Attached<'obj> {
     pub skel: ExecSkel<'obj>,
-    pub hook: Hook,
-    _link: Link,
+    /// The hooks in use, e.g. "tp_btf/sched_process_exec".
+    pub hooks: Vec<String>,
+    _links: Vec<Link>,
 }
 
-/// Tries each hook in turn, each in its own object storage.
+/// The tracepoints each feature needs.
+fn tracepoints(cfg: &Config) -> Vec<&'static str> {
+    let mut tps = vec!["sched_process_exec"];
+    if cfg.exits || !cfg.pids.is_empty() {
+        tps.push("sched_process_exit");
+    }
+    if !cfg.pids.is_empty() {
+        tps.push("sched_process_fork");
+    }
+    if cfg.failed {
+        tps.extend(["sys_enter", "sys_exit"]);
+    }
+    tps
+}
+
+/// Tries each flavour in turn, each in its own object storage.
 pub fn load_and_attach<'obj>(
     objs: &'obj mut [MaybeUninit<OpenObject>; 2],
-    cfg: Config,
+    cfg: &Config,
 ) -> Result<Attached<'obj>, Error> {
     if !kernel::has_btf() {
         return Err(Error::Kernel(
@@ -51,74 +76,127 @@ pub fn load_and_attach<'obj>(
         ));
     }
     let [a, b] = objs;
-    let first = match try_hook(a, Hook::TpBtf, cfg) {
+    let first = match try_flavour(a, Flavour::TpBtf, cfg) {
         Ok(att) => return Ok(att),
         Err(e) => e,
     };
     if matches!(first, Error::Privilege(_)) {
         return Err(first);
     }
-    eprintln!(
-        "ebpf-jsonl: exec: {} unavailable ({first}); falling back",
-        Hook::TpBtf.name()
-    );
-    try_hook(b, Hook::RawTp, cfg).map_err(|second| match second {
+    eprintln!("ebpf-jsonl: exec: tp_btf hooks unavailable ({first}); trying raw_tp");
+    try_flavour(b, Flavour::RawTp, cfg).map_err(|second| match second {
         Error::Privilege(_) => second,
         _ => Error::Kernel(format!(
-            "no exec hook works on this kernel: {}: {first}; {}: {second} \
-             (ebpf-jsonl needs BPF ring buffers, Linux 5.8 or newer, and BTF)",
-            Hook::TpBtf.name(),
-            Hook::RawTp.name()
+            "no exec hook works on this kernel: tp_btf: {first}; raw_tp: {second} \
+             (ebpf-jsonl needs BTF and BPF ring buffers, Linux 5.8 or newer)"
         )),
     })
 }
 
 fn open<'obj>(
     obj: &'obj mut MaybeUninit<OpenObject>,
-    cfg: Config,
+    cfg: &Config,
 ) -> Result<OpenExecSkel<'obj>, Error> {
+    let fail = |what: &str, e: libbpf_rs::Error| Error::Failure(format!("{what}: {e}"));
     let mut open = ExecSkelBuilder::default()
         .open(obj)
         .map_err(|e| kernel::bpf_error("opening the exec BPF object", &e))?;
     open.maps
         .events
         .set_max_entries(cfg.ringbuf_size)
-        .map_err(|e| Error::Failure(format!("sizing the ring buffer: {e}")))?;
+        .map_err(|e| fail("sizing the ring buffer", e))?;
     let cpus = libbpf_rs::num_possible_cpus()
         .map_err(|e| Error::Failure(format!("counting possible CPUs: {e}")))?;
     open.maps
         .scratch
         .set_max_entries(cpus as u32)
-        .map_err(|e| Error::Failure(format!("sizing the scratch map: {e}")))?;
+        .map_err(|e| fail("sizing the scratch map", e))?;
     let rodata = open
         .maps
         .rodata_data
         .as_deref_mut()
         .ok_or_else(|| Error::Failure("the exec BPF object has no read-only data".into()))?;
     rodata.argv_cap = cfg.argv_cap;
+    rodata.max_args = cfg.max_args;
+    rodata.filter_uid = !cfg.uids.is_empty();
+    rodata.filter_pid = !cfg.pids.is_empty();
+    rodata.filter_comm = !cfg.comms.is_empty();
+    rodata.n_cgroups = cfg.cgroups.len() as u32;
     Ok(open)
 }
 
-fn try_hook<'obj>(
+fn try_flavour<'obj>(
     obj: &'obj mut MaybeUninit<OpenObject>,
-    hook: Hook,
-    cfg: Config,
+    flavour: Flavour,
+    cfg: &Config,
 ) -> Result<Attached<'obj>, Error> {
     kernel::clear_libbpf_log();
     let mut open = open(obj, cfg)?;
-    open.progs.exec_btf.set_autoload(hook == Hook::TpBtf);
-    open.progs.exec_raw.set_autoload(hook == Hook::RawTp);
+    let tps = tracepoints(cfg);
+    for mut prog in open.open_object_mut().progs_mut() {
+        let section = prog.section().to_string_lossy().into_owned();
+        let wanted = section
+            .split_once('/')
+            .is_some_and(|(p, tp)| p == flavour.prefix() && tps.contains(&tp));
+        prog.set_autoload(wanted);
+    }
     let skel = open
         .load()
-        .map_err(|e| kernel::bpf_error(&format!("loading {}", hook.name()), &e))?;
-    let link = match hook {
-        Hook::TpBtf => skel.progs.exec_btf.attach(),
-        Hook::RawTp => skel.progs.exec_raw.attach(),
+        .map_err(|e| kernel::bpf_error(&format!("loading {} programs", flavour.prefix()), &e))?;
+    fill_filters(&skel, cfg)?;
+
+    let mut links = Vec::new();
+    let mut hooks = Vec::new();
+    for prog in skel.object().progs_mut() {
+        if !prog.autoload() {
+            continue;
+        }
+        let section = prog.section().to_string_lossy().into_owned();
+        let link = prog
+            .attach()
+            .map_err(|e| kernel::bpf_error(&format!("attaching {section}"), &e))?;
+        links.push(link);
+        hooks.push(section);
     }
-    .map_err(|e| kernel::bpf_error(&format!("attaching {}", hook.name()), &e))?;
     Ok(Attached {
         skel,
-        hook,
-        _link: link,
+        hooks,
+        _links: links,
     })
+}
+
+fn fill_filters(skel: &ExecSkel<'_>, cfg: &Config) -> Result<(), Error> {
+    let fail = |what: &str, e: libbpf_rs::Error| Error::Failure(format!("{what}: {e}"));
+    let one = [1u8];
+    for uid in &cfg.uids {
+        skel.maps
+            .uids
+            .update(&uid.to_ne_bytes(), &one, MapFlags::ANY)
+            .map_err(|e| fail("setting the uid filter", e))?;
+    }
+    for pid in &cfg.pids {
+        skel.maps
+            .pids
+            .update(&pid.to_ne_bytes(), &one, MapFlags::ANY)
+            .map_err(|e| fail("setting the pid filter", e))?;
+    }
+    for comm in &cfg.comms {
+        let mut key = [0u8; 16];
+        key[..comm.len()].copy_from_slice(comm.as_bytes());
+        skel.maps
+            .comms
+            .update(&key, &one, MapFlags::ANY)
+            .map_err(|e| fail("setting the comm filter", e))?;
+    }
+    for (i, cg) in cfg.cgroups.iter().enumerate() {
+        skel.maps
+            .cgroups
+            .update(
+                &(i as u32).to_ne_bytes(),
+                &(cg.as_raw_fd() as u32).to_ne_bytes(),
+                MapFlags::ANY,
+            )
+            .map_err(|e| fail("setting the cgroup filter", e))?;
+    }
+    Ok(())
 }

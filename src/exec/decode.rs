@@ -5,11 +5,13 @@ use std::mem::size_of;
 
 use super::skel::types::exec_hdr;
 use crate::clock::BootClock;
-use crate::record::{Argv, Bytes, ExecRecord};
+use crate::record::{Argv, Bytes, ExecId, ExecRecord, ExitRecord, Record};
 
-// Flag bits of exec_hdr.flags, as in bpf/exec.h.
+// Values of exec_hdr.kind and .flags, as in bpf/exec.h.
+pub const EV_EXEC: u32 = 1;
+pub const EV_EXIT: u32 = 2;
 pub const EXEC_F_FDPATH: u16 = 1;
-pub const EXEC_F_ARGV_FAULT: u16 = 2;
+pub const EXEC_F_ARGV_CUT: u16 = 2;
 
 // SAFETY: exec_hdr is plain old data generated from BTF (integers and byte arrays).
 unsafe impl plain::Plain for exec_hdr {}
@@ -20,42 +22,190 @@ pub struct ArgvLimits {
     pub max_args: u32,
 }
 
-/// Decodes one event; None if it is shorter than its header says.
-pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<ExecRecord> {
+/// Decodes one event; None if it is malformed (shorter than its header says,
+/// or of an unknown kind).
+pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Record> {
     let mut h = exec_hdr::default();
     plain::copy_from_bytes(&mut h, data).ok()?;
+    let comm_len = h.comm.iter().position(|&c| c == 0).unwrap_or(h.comm.len());
+    let comm: Box<[u8]> = h.comm[..comm_len].iter().map(|&c| c as u8).collect();
+    let exec_id = ExecId {
+        pid: h.pid,
+        boot_ns: h.exec_ns,
+    };
+    if h.kind == EV_EXIT {
+        let (exit_code, signal, core_dumped) = wait_status(h.exit_status);
+        return Some(Record::Exit(ExitRecord {
+            timestamp: clock.wall(h.ts_boot_ns),
+            pid: h.pid,
+            ppid: h.ppid,
+            uid: h.uid,
+            comm: Bytes(comm),
+            exit_code,
+            signal,
+            core_dumped,
+            duration_ns: h.ts_boot_ns.saturating_sub(h.start_ns),
+            exec_id,
+        }));
+    }
+    if h.kind != EV_EXEC {
+        return None;
+    }
     let body = &data[size_of::<exec_hdr>()..];
     let fname_len = usize::from(h.filename_len);
     let argv_len = h.argv_len as usize;
     if body.len() < fname_len + argv_len {
         return None;
     }
-    let fname = &body[..fname_len];
+    let raw_argv = &body[..argv_len];
+    let fname = &body[argv_len..argv_len + fname_len];
     let fname = fname.strip_suffix(&[0]).unwrap_or(fname);
     let fname = if h.flags & EXEC_F_FDPATH != 0 {
         strip_fdpath(fname)
     } else {
         fname
     };
-    let raw_argv = &body[fname_len..fname_len + argv_len];
-    let cut = h.flags & EXEC_F_ARGV_FAULT != 0 || h.argv_len < h.argv_size;
+    let cut = h.flags & EXEC_F_ARGV_CUT != 0 || h.argv_len < h.argv_size;
     let (argv, truncated) = exact_args(raw_argv, cut, limits.max_args as usize);
-
-    let comm_len = h.comm.iter().position(|&c| c == 0).unwrap_or(h.comm.len());
-    let comm: Vec<u8> = h.comm[..comm_len].iter().map(|&c| c as u8).collect();
-    Some(ExecRecord {
+    Some(Record::Exec(ExecRecord {
         timestamp: clock.wall(h.ts_boot_ns),
         pid: h.pid,
         tid: h.tid,
         ppid: h.ppid,
         uid: h.uid,
         gid: h.gid,
-        comm: Bytes(comm.into()),
+        comm: Bytes(comm),
         filename: Bytes(fname.into()),
         args: Argv(argv.into()),
         args_truncated: truncated,
+        ret: h.ret,
+        error: (h.ret < 0).then(|| errno_name(-h.ret)),
+        exec_id,
         cgroup_id: h.cgroup_id,
-    })
+        cgroup: None,
+        container_id: None,
+        mntns: h.mntns,
+        pidns: h.pidns,
+    }))
+}
+
+/// A wait() status → (exit code, killing signal, core dumped). A process
+/// killed by a signal gets the shell's convention, 128 + signal number.
+pub fn wait_status(status: u32) -> (u8, Option<&'static str>, bool) {
+    let sig = status & 0x7f;
+    if sig == 0 {
+        return (((status >> 8) & 0xff) as u8, None, false);
+    }
+    (
+        (128 + sig).min(255) as u8,
+        Some(signal_name(sig)),
+        status & 0x80 != 0,
+    )
+}
+
+pub fn signal_name(sig: u32) -> &'static str {
+    const NAMES: [&str; 32] = [
+        "SIG0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    const RT: [&str; 33] = [
+        "SIGRTMIN",
+        "SIGRTMIN+1",
+        "SIGRTMIN+2",
+        "SIGRTMIN+3",
+        "SIGRTMIN+4",
+        "SIGRTMIN+5",
+        "SIGRTMIN+6",
+        "SIGRTMIN+7",
+        "SIGRTMIN+8",
+        "SIGRTMIN+9",
+        "SIGRTMIN+10",
+        "SIGRTMIN+11",
+        "SIGRTMIN+12",
+        "SIGRTMIN+13",
+        "SIGRTMIN+14",
+        "SIGRTMIN+15",
+        "SIGRTMIN+16",
+        "SIGRTMIN+17",
+        "SIGRTMIN+18",
+        "SIGRTMIN+19",
+        "SIGRTMIN+20",
+        "SIGRTMIN+21",
+        "SIGRTMIN+22",
+        "SIGRTMIN+23",
+        "SIGRTMIN+24",
+        "SIGRTMIN+25",
+        "SIGRTMIN+26",
+        "SIGRTMIN+27",
+        "SIGRTMIN+28",
+        "SIGRTMIN+29",
+        "SIGRTMIN+30",
+        "SIGRTMIN+31",
+        "SIGRTMAX",
+    ];
+    match sig {
+        0..=31 => NAMES[sig as usize],
+        32..=64 => RT[sig as usize - 32],
+        _ => "SIGUNKNOWN",
+    }
+}
+
+/// The symbolic name of an errno an exec can return.
+pub fn errno_name(e: i32) -> &'static str {
+    match e {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EIO => "EIO",
+        libc::E2BIG => "E2BIG",
+        libc::ENOEXEC => "ENOEXEC",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ELOOP => "ELOOP",
+        libc::ELIBBAD => "ELIBBAD",
+        libc::EINTR => "EINTR",
+        libc::ENXIO => "ENXIO",
+        _ => "EUNKNOWN",
+    }
 }
 
 /// execveat(fd, name) reaches the kernel as "/dev/fd/N/name" (or "/dev/fd/N"
@@ -108,8 +258,8 @@ mod tests {
     fn event(h: exec_hdr, fname: &[u8], argv: &[u8]) -> Vec<u8> {
         // SAFETY: exec_hdr is Plain.
         let mut v = unsafe { plain::as_bytes(&h) }.to_vec();
-        v.extend_from_slice(fname);
         v.extend_from_slice(argv);
+        v.extend_from_slice(fname);
         v
     }
 
@@ -126,7 +276,8 @@ mod tests {
             ppid: 1,
             uid: 1000,
             gid: 100,
-            argc: 3,
+            kind: EV_EXEC,
+            exec_ns: 5,
             argv_size: argv_size as u32,
             argv_len: argv.len() as u32,
             filename_len: fname.len() as u16,
@@ -140,7 +291,10 @@ mod tests {
 
     fn dec(fname: &[u8], argv: &[u8], size: usize, flags: u16, lim: ArgvLimits) -> ExecRecord {
         let ev = event(hdr(fname, argv, size, flags), fname, argv);
-        decode(&ev, &BootClock::new(), lim).expect("decodes")
+        match decode(&ev, &BootClock::new(), lim) {
+            Some(Record::Exec(e)) => e,
+            other => panic!("expected an exec record, got {other:?}"),
+        }
     }
 
     fn args(r: &ExecRecord) -> Vec<String> {
@@ -183,7 +337,7 @@ mod tests {
 
     #[test]
     fn unreadable_argv_is_marked_truncated() {
-        let r = dec(b"/x\0", b"", 10, EXEC_F_ARGV_FAULT, LIM);
+        let r = dec(b"/x\0", b"", 10, EXEC_F_ARGV_CUT, LIM);
         assert!(args(&r).is_empty());
         assert!(r.args_truncated);
     }
@@ -197,6 +351,56 @@ mod tests {
         // Without the flag, a literal /dev/fd path stays as it is.
         let r = dec(b"/dev/fd/3/true\0", b"t\0", 2, 0, LIM);
         assert_eq!(&*r.filename.lossy(), "/dev/fd/3/true");
+    }
+
+    #[test]
+    fn failed_exec_carries_ret_and_errno_name() {
+        let mut h = hdr(b"/nope\0", b"/nope\0", 6, 0);
+        h.ret = -2;
+        let ev = event(h, b"/nope\0", b"/nope\0");
+        let Some(Record::Exec(e)) = decode(&ev, &BootClock::new(), LIM) else {
+            panic!("exec record")
+        };
+        assert_eq!((e.ret, e.error), (-2, Some("ENOENT")));
+        assert_eq!(
+            e.exec_id,
+            ExecId {
+                pid: 10,
+                boot_ns: 5
+            }
+        );
+    }
+
+    #[test]
+    fn exit_event() {
+        let mut h = hdr(b"", b"", 0, 0);
+        h.kind = EV_EXIT;
+        h.ts_boot_ns = 2_000;
+        h.start_ns = 500;
+        h.exec_ns = 700;
+        h.exit_status = 3 << 8;
+        let Some(Record::Exit(x)) = decode(&event(h, b"", b""), &BootClock::new(), LIM) else {
+            panic!("exit record")
+        };
+        assert_eq!((x.exit_code, x.signal, x.core_dumped), (3, None, false));
+        assert_eq!(x.duration_ns, 1_500);
+        assert_eq!(
+            x.exec_id,
+            ExecId {
+                pid: 10,
+                boot_ns: 700
+            }
+        );
+    }
+
+    #[test]
+    fn wait_statuses() {
+        assert_eq!(wait_status(0), (0, None, false));
+        assert_eq!(wait_status(255 << 8), (255, None, false));
+        assert_eq!(wait_status(9), (137, Some("SIGKILL"), false));
+        assert_eq!(wait_status(11 | 0x80), (139, Some("SIGSEGV"), true));
+        assert_eq!(signal_name(34), "SIGRTMIN+2");
+        assert_eq!(errno_name(libc::EACCES), "EACCES");
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! `ebpf-jsonl exec`: one record per successful execve/execveat.
+//! `ebpf-jsonl exec`: one record per execve/execveat (and, on request, per
+//! failed exec and per process exit).
 
 mod attach;
+mod cgroup;
 pub mod decode;
 
 #[allow(
@@ -15,6 +17,7 @@ pub mod skel {
 }
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
@@ -25,33 +28,52 @@ use crate::clock::BootClock;
 use crate::error::Error;
 use crate::output;
 use crate::pipeline::{self, RecordSender};
-use crate::record::{LostReason, Record};
+use crate::record::{ExecId, LostReason, Record};
 use decode::ArgvLimits;
 
 pub fn run(args: &ExecArgs) -> Result<(), Error> {
+    let cgroups = args
+        .cgroup
+        .iter()
+        .map(|c| cgroup::open_cgroup(c).map_err(|e| Error::Usage(format!("--cgroup: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if cgroups.len() > 8 {
+        return Err(Error::Usage("--cgroup: at most 8 cgroups".into()));
+    }
     crate::kernel::check_privileges(false)?;
     crate::kernel::raise_memlock();
-    let mut objs = [MaybeUninit::uninit(), MaybeUninit::uninit()];
-    let att = attach::load_and_attach(
-        &mut objs,
-        attach::Config {
-            argv_cap: args.max_argv_bytes,
-            ringbuf_size: args.ringbuf_size,
-        },
-    )?;
-    let limits = ArgvLimits {
+    let cfg = attach::Config {
+        argv_cap: args.max_argv_bytes,
         max_args: args.max_args,
+        ringbuf_size: args.ringbuf_size,
+        exits: args.exits,
+        failed: args.failed,
+        uids: args.uid.clone(),
+        pids: args.pid.clone(),
+        comms: args.comm.clone(),
+        cgroups,
     };
+    let mut objs = [MaybeUninit::uninit(), MaybeUninit::uninit()];
+    let att = attach::load_and_attach(&mut objs, &cfg)?;
 
     let (tx, rx) = pipeline::channel();
     let writer = output::spawn_writer(rx);
     let tx = RefCell::new(tx);
     let clock = RefCell::new(BootClock::new());
+    let mut shaper = Shaper {
+        limits: ArgvLimits {
+            max_args: args.max_args,
+        },
+        cgroups: cgroup::Resolver::new(),
+        matches: args.matches.clone(),
+        matched: HashMap::new(),
+        exits: args.exits,
+    };
 
     let mut rb = RingBufferBuilder::new();
     rb.add(&att.skel.maps.events, |data: &[u8]| {
-        if let Some(rec) = decode::decode(data, &clock.borrow(), limits) {
-            tx.borrow_mut().send(Record::Exec(rec));
+        if let Some(rec) = shaper.shape(data, &clock.borrow()) {
+            tx.borrow_mut().send(rec);
         }
         0
     })
@@ -59,7 +81,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
     let rb = rb
         .build()
         .map_err(|e| Error::Failure(format!("opening the ring buffer: {e}")))?;
-    eprintln!("ebpf-jsonl: exec: attached {}", att.hook.name());
+    eprintln!("ebpf-jsonl: exec: attached {}", att.hooks.join(", "));
 
     let deadline = args.common.duration.map(|d| Instant::now() + d);
     let mut drops = KernelDrops::default();
@@ -70,8 +92,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         // long ones when idle; both check the shutdown flag often.
         let timeout = Duration::from_millis(if busy { 10 } else { 100 });
         let _ = rb.poll(timeout);
-        let n = rb.consume_raw();
-        busy = n > 0;
+        busy = rb.consume_raw() > 0;
         drops.report(&att.skel.maps.drops, &mut tx.borrow_mut());
         tx.borrow_mut().flush();
         if pipeline::shutting_down() || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -88,6 +109,54 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
     drop(rb);
     tx.into_inner().finish();
     output::finish(writer)
+}
+
+/// Raw event → the record to print (or none): decode, the userspace filter,
+/// and the cgroup path and container id.
+struct Shaper {
+    limits: ArgvLimits,
+    cgroups: cgroup::Resolver,
+    matches: Option<regex::Regex>,
+    /// With --match and --exits: the exec each live matched process runs.
+    matched: HashMap<u32, ExecId>,
+    exits: bool,
+}
+
+impl Shaper {
+    fn shape(&mut self, data: &[u8], clock: &BootClock) -> Option<Record> {
+        let mut rec = decode::decode(data, clock, self.limits)?;
+        match &mut rec {
+            Record::Exec(e) => {
+                if let Some(re) = &self.matches {
+                    let joined = e
+                        .args
+                        .iter()
+                        .map(String::from_utf8_lossy)
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    if !re.is_match(&joined) {
+                        if e.ret == 0 {
+                            self.matched.remove(&e.pid);
+                        }
+                        return None;
+                    }
+                    if self.exits && e.ret == 0 {
+                        self.matched.insert(e.pid, e.exec_id);
+                    }
+                }
+                let r = self.cgroups.resolve(e.cgroup_id);
+                e.cgroup = r.path;
+                e.container_id = r.container_id;
+            }
+            Record::Exit(x)
+                if self.matches.is_some() && self.matched.remove(&x.pid) != Some(x.exec_id) =>
+            {
+                return None;
+            }
+            _ => {}
+        }
+        Some(rec)
+    }
 }
 
 /// Reads the kernel's per-CPU drop counter and reports what is new.

@@ -1,0 +1,335 @@
+//! `exec` in depth: exit records, failed execs, container identity, filters.
+
+mod common;
+
+use std::ffi::CString;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{args_of, has_arg, marker, run, Tracer};
+use serde_json::Value;
+
+fn exit_of(t: &mut Tracer, pid: u32) -> Value {
+    t.wait_for(&format!("exit of {pid}"), |v| {
+        v["type"] == "exit" && v["pid"] == pid
+    })
+}
+
+fn exec_of(t: &mut Tracer, m: &str, filename: &str) -> Value {
+    t.wait_for(m, |v| has_arg(v, m) && v["filename"] == filename)
+}
+
+#[test]
+fn exit_codes_signals_and_pairing_by_exec_id() {
+    let mut t = Tracer::start(&["exec", "--exits"]);
+    for code in [0, 3, 255] {
+        let m = marker("exit");
+        let script = format!("exit {code}");
+        let pid = run(Command::new("/bin/sh").args(["-c", &script, &m]));
+        let exec = exec_of(&mut t, &m, "/bin/sh");
+        let exit = exit_of(&mut t, pid);
+        assert_eq!(exit["exit_code"], code, "{exit}");
+        assert_eq!(exit["signal"], Value::Null);
+        assert_eq!(exit["core_dumped"], false);
+        assert_eq!(exit["ppid"], std::process::id());
+        assert_eq!(exit["comm"], "sh");
+        assert_eq!(exec["ret"], 0);
+        assert_eq!(exec["error"], Value::Null);
+        assert_eq!(exit["exec_id"], exec["exec_id"], "exec and exit pair up");
+        assert!(exit["exec_id"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{pid}-")));
+        let d = exit["duration_ns"].as_u64().unwrap();
+        assert!(d > 0 && d < 10_000_000_000, "duration {d}");
+    }
+    // Killed by SIGKILL.
+    let m = marker("kill");
+    let pid = run(Command::new("/bin/sh").args(["-c", "kill -9 $$", &m]));
+    let exit = exit_of(&mut t, pid);
+    assert_eq!(exit["signal"], "SIGKILL");
+    assert_eq!(exit["exit_code"], 137);
+    assert_eq!(exit["core_dumped"], false);
+}
+
+#[test]
+fn core_dump_is_reported() {
+    let dir = std::env::temp_dir().join(marker("core"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut t = Tracer::start(&["exec", "--exits"]);
+    let m = marker("core");
+    // A live process dumping core on SIGQUIT, in a directory of our own.
+    let mut child = Command::new("/bin/sh")
+        .current_dir(&dir)
+        .args(["-c", "ulimit -c unlimited; exec /bin/sleep 30"])
+        .arg(&m)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGQUIT) };
+    child.wait().unwrap();
+    let exit = exit_of(&mut t, child.id());
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(exit["signal"], "SIGQUIT");
+    assert_eq!(exit["exit_code"], 131);
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    if pattern.trim() == "core" {
+        assert_eq!(
+            exit["core_dumped"], true,
+            "core_pattern is `core` and ulimit -c unlimited"
+        );
+    }
+}
+
+#[test]
+fn threads_ending_before_the_leader_make_one_exit_record() {
+    let mut t = Tracer::start(&["exec", "--exits"]);
+    let m = marker("threads");
+    let pid = run(Command::new("perl").args([
+        "-Mthreads",
+        "-e",
+        "threads->create(sub { 1 })->join for 1..4; exit 7",
+        &m,
+    ]));
+    let exit = exit_of(&mut t, pid);
+    assert_eq!(exit["exit_code"], 7);
+    // Give any stray per-thread record time to arrive, then count.
+    let m2 = marker("sentinel");
+    run(Command::new("/bin/true").arg(&m2));
+    t.exec_with(&m2);
+    let n = t
+        .seen
+        .iter()
+        .filter(|v| v["type"] == "exit" && v["pid"] == pid)
+        .count();
+    assert_eq!(n, 1, "one exit record per process, not per thread");
+}
+
+#[test]
+fn failed_execs_carry_ret_and_error() {
+    let dir = std::env::temp_dir().join(marker("failed"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let noexec = dir.join("not-executable");
+    std::fs::write(&noexec, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&noexec, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let mut t = Tracer::start(&["exec", "--failed"]);
+    let missing = format!("/nonexistent/{}", marker("enoent"));
+    let m = marker("enoent");
+    assert!(Command::new(&missing).arg(&m).arg("x y").status().is_err());
+    let v = exec_of(&mut t, &m, &missing);
+    assert_eq!(v["ret"], -2);
+    assert_eq!(v["error"], "ENOENT");
+    assert_eq!(args_of(&v), [missing.as_str(), &m, "x y"]);
+
+    let m = marker("eacces");
+    let path = noexec.to_str().unwrap();
+    assert!(Command::new(path).arg(&m).status().is_err());
+    let v = exec_of(&mut t, &m, path);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(v["ret"], -13);
+    assert_eq!(v["error"], "EACCES");
+    assert_eq!(args_of(&v), [path, &m]);
+
+    // Successful ones carry ret 0 and no error.
+    let m = marker("ok");
+    run(Command::new("/bin/true").arg(&m));
+    let v = exec_of(&mut t, &m, "/bin/true");
+    assert_eq!(
+        (v["ret"].clone(), v["error"].clone()),
+        (Value::from(0), Value::Null)
+    );
+    assert!(
+        t.stop().stderr.contains("sys_exit"),
+        "stderr names the hooks in use"
+    );
+}
+
+/// A cgroup v2 directory the test makes and removes.
+struct TestCgroup {
+    dirs: Vec<PathBuf>,
+}
+
+impl TestCgroup {
+    fn new(leaf: &str) -> (TestCgroup, PathBuf, String) {
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+        let root = mounts
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| f.get(2) == Some(&"cgroup2"))
+            .map(|f| PathBuf::from(f[1]))
+            .expect("a cgroup2 mount");
+        let top = root.join(marker("cg"));
+        let full = top.join(leaf);
+        std::fs::create_dir_all(&full).unwrap();
+        let rel = format!("/{}", full.strip_prefix(&root).unwrap().display());
+        (
+            TestCgroup {
+                dirs: vec![full.clone(), top],
+            },
+            full,
+            rel,
+        )
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            for _ in 0..50 {
+                if std::fs::remove_dir(d).is_ok() || !d.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Runs `cmd` after moving the child into `cgroup` (before it execs).
+fn run_in_cgroup(cgroup: &Path, cmd: &mut Command) -> u32 {
+    let procs = CString::new(cgroup.join("cgroup.procs").to_str().unwrap()).unwrap();
+    // SAFETY: open/write/close only, on data prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(fd);
+            Ok(())
+        });
+    }
+    run(cmd)
+}
+
+const CID: &str = "4c0ffee0123456789abcdef0123456789abcdef0123456789abcdef012345678";
+
+#[test]
+fn cgroup_path_container_id_and_namespaces() {
+    let (_cg, dir, rel) = TestCgroup::new(&format!("docker-{CID}.scope"));
+    let mut t = Tracer::start(&["exec"]);
+    let m = marker("cgroup");
+    run_in_cgroup(&dir, Command::new("/bin/true").arg(&m));
+    let v = t.exec_with(&m);
+    assert_eq!(v["cgroup"], rel.as_str());
+    assert_eq!(v["container_id"], CID);
+    assert_eq!(v["cgroup_id"], std::fs::metadata(&dir).unwrap().ino());
+    let ns = |kind: &str| {
+        std::fs::metadata(format!("/proc/self/ns/{kind}"))
+            .unwrap()
+            .ino()
+    };
+    assert_eq!(v["mntns"], ns("mnt"));
+    assert_eq!(v["pidns"], ns("pid"));
+
+    // Outside any container: a path, and container_id null.
+    let m = marker("host");
+    run(Command::new("/bin/true").arg(&m));
+    let v = t.exec_with(&m);
+    assert!(v["cgroup"].as_str().unwrap().starts_with('/'));
+    assert_eq!(v["container_id"], Value::Null);
+}
+
+/// Runs `wanted` and `unwanted` execs, then a sentinel that passes the filter;
+/// returns the markers seen once the sentinel arrived.
+fn filtered(t: &mut Tracer, sentinel: &str) -> Vec<Value> {
+    t.exec_with(sentinel);
+    std::thread::sleep(Duration::from_millis(200));
+    t.seen.clone()
+}
+
+#[test]
+fn uid_filter() {
+    let mut t = Tracer::start(&["exec", "--uid", "65534"]);
+    let (yes, no) = (marker("uid-yes"), marker("uid-no"));
+    run(Command::new("/bin/true").arg(&no));
+    run(Command::new("/bin/true").arg(&yes).uid(65534).gid(65534));
+    let seen = filtered(&mut t, &yes);
+    assert!(seen.iter().all(|v| v["uid"] == 65534), "only uid 65534");
+    assert!(!seen.iter().any(|v| has_arg(v, &no)));
+}
+
+#[test]
+fn comm_filter() {
+    let mut t = Tracer::start(&["exec", "--comm", "true", "--comm", "nothing"]);
+    let (yes, no) = (marker("comm-yes"), marker("comm-no"));
+    run(Command::new("/bin/echo").arg(&no));
+    run(Command::new("/bin/true").arg(&yes));
+    let seen = filtered(&mut t, &yes);
+    assert!(seen.iter().all(|v| v["comm"] == "true"));
+    assert!(!seen.iter().any(|v| has_arg(v, &no)));
+}
+
+#[test]
+fn pid_filter_follows_descendants_started_later() {
+    let mut sh = Command::new("/bin/sh")
+        .args([
+            "-c",
+            "read go; /bin/true \"$1\"; /bin/sh -c '/bin/true \"$1\"' - \"$2\"",
+            "sh",
+        ])
+        .arg(marker("child"))
+        .arg(marker("grandchild"))
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = sh.id().to_string();
+    let mut t = Tracer::start(&["exec", "--pid", &pid, "--exits"]);
+    let outsider = marker("outsider");
+    run(Command::new("/bin/true").arg(&outsider));
+    writeln!(sh.stdin.take().unwrap(), "go").unwrap();
+    sh.wait().unwrap();
+    let exit = exit_of(&mut t, sh.id());
+    assert_eq!(exit["exit_code"], 0);
+    let execs: Vec<&Value> = t.seen.iter().filter(|v| v["type"] == "exec").collect();
+    let trues: Vec<&&Value> = execs
+        .iter()
+        .filter(|v| v["filename"] == "/bin/true")
+        .collect();
+    assert_eq!(trues.len(), 2, "child and grandchild: {execs:?}");
+    assert!(!t.seen.iter().any(|v| has_arg(v, &outsider)));
+
+    let (st, _, err) = common::run_tool(&["exec", "--pid", "999999999"]);
+    assert_eq!(st.code(), Some(2));
+    assert!(err.contains("999999999"), "{err}");
+}
+
+#[test]
+fn cgroup_filter() {
+    let (_cg, dir, rel) = TestCgroup::new("filtered");
+    let mut t = Tracer::start(&["exec", "--cgroup", &rel]);
+    let (yes, no) = (marker("cg-yes"), marker("cg-no"));
+    run(Command::new("/bin/true").arg(&no));
+    run_in_cgroup(&dir, Command::new("/bin/true").arg(&yes));
+    let seen = filtered(&mut t, &yes);
+    assert!(seen.iter().all(|v| v["cgroup"] == rel.as_str()), "{seen:?}");
+    assert!(!seen.iter().any(|v| has_arg(v, &no)));
+
+    let (st, _, err) = common::run_tool(&["exec", "--cgroup", "/no/such/cgroup"]);
+    assert_eq!(st.code(), Some(2));
+    assert!(err.contains("/no/such/cgroup"), "{err}");
+}
+
+#[test]
+fn match_filter_in_userspace() {
+    let tag = marker("needle");
+    let re = format!("{tag}-[0-9]+$");
+    let mut t = Tracer::start(&["exec", "--match", &re, "--exits"]);
+    let (yes, no) = (format!("{tag}-42"), format!("{tag}-x"));
+    run(Command::new("/bin/true").arg(&no));
+    let pid = run(Command::new("/bin/true").arg(&yes));
+    let seen = filtered(&mut t, &yes);
+    assert!(!seen.iter().any(|v| has_arg(v, &no)));
+    let exit = exit_of(&mut t, pid);
+    assert_eq!(exit["exec_id"], t.exec_with(&yes)["exec_id"]);
+
+    let (st, _, err) = common::run_tool(&["exec", "--match", "("]);
+    assert_eq!(st.code(), Some(2));
+    assert!(err.contains("regular expression"), "{err}");
+}
