@@ -28,6 +28,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by userspace before load. */
 const volatile __u32 argv_cap = 4096;
 const volatile __u32 max_args = 128;
+const volatile bool emit_exits = false;
 const volatile bool filter_uid = false;
 const volatile bool filter_pid = false;
 const volatile bool filter_comm = false;
@@ -258,7 +259,7 @@ static __always_inline int on_exit(struct task_struct *task)
 	bool want = wanted(tgid, (__u32)bpf_get_current_uid_gid(), e->h.comm);
 	if (filter_pid)
 		bpf_map_delete_elem(&pids, &tgid);
-	if (!want)
+	if (!want || !emit_exits)
 		return 0;
 
 	fill_common(&e->h, task, bpf_ktime_get_boot_ns());

@@ -287,6 +287,15 @@ fn pid_filter_follows_descendants_started_later() {
     sh.wait().unwrap();
     let exit = exit_of(&mut t, sh.id());
     assert_eq!(exit["exit_code"], 0);
+    // Without --exits, the exit hook only follows the tree: no exit records.
+    let own = std::process::id().to_string();
+    let mut quiet = Tracer::start(&["exec", "--pid", &own]);
+    let m = marker("quiet");
+    run(Command::new("/bin/true").arg(&m));
+    quiet.exec_with(&m);
+    std::thread::sleep(Duration::from_millis(200));
+    let f = quiet.stop();
+    assert!(!f.records.iter().any(|v| v["type"] == "exit"));
     let execs: Vec<&Value> = t.seen.iter().filter(|v| v["type"] == "exec").collect();
     let trues: Vec<&&Value> = execs
         .iter()

@@ -118,6 +118,7 @@ fn open<'obj>(
         .ok_or_else(|| Error::Failure("the exec BPF object has no read-only data".into()))?;
     rodata.argv_cap = cfg.argv_cap;
     rodata.max_args = cfg.max_args;
+    rodata.emit_exits = cfg.exits;
     rodata.filter_uid = !cfg.uids.is_empty();
     rodata.filter_pid = !cfg.pids.is_empty();
     rodata.filter_comm = !cfg.comms.is_empty();
