@@ -73,7 +73,9 @@ impl Tracer {
     fn ready(self, line: &str) -> bool {
         match self {
             Tracer::Ours | Tracer::OursExits => line.contains("attached"),
-            Tracer::Execsnoop => line.contains("PCOMM"),
+            // execsnoop's stdout is block-buffered in a pipe: its header
+            // may not show until much later, so it is given time instead.
+            Tracer::Execsnoop => true,
             Tracer::Bpftrace => line.contains("Attaching") || line.contains("attached_probes"),
             Tracer::None => true,
         }
@@ -186,7 +188,12 @@ fn run_one(tracer: Tracer, secs: f64, round: usize) -> Option<Sample> {
             line.clear();
         }
     });
-    if ready_rx.recv_timeout(Duration::from_secs(30)).is_err() {
+    if tracer == Tracer::Execsnoop {
+        thread::sleep(Duration::from_secs(2));
+    }
+    if tracer != Tracer::Execsnoop && ready_rx.recv_timeout(Duration::from_secs(30)).is_err()
+        || child.try_wait().ok().flatten().is_some()
+    {
         let _ = child.kill();
         let _ = child.wait();
         eprintln!("bench: {} did not start; skipped", tracer.name());

@@ -34,10 +34,11 @@ const volatile bool filter_pid = false;
 const volatile bool filter_comm = false;
 const volatile __u32 n_cgroups = 0;
 
-/* Wake the reader for the first event after a quiet spell, or when this much
- * is waiting; otherwise it collects on its own timer. One wake-up per burst,
- * not per event. */
-#define WAKEUP_GAP_NS (10ULL * 1000 * 1000)
+/* Wake the reader at most every WAKEUP_GAP_NS: an event after a quiet spell
+ * wakes it at once, events in a burst wait for its next collection (at most
+ * 50 ms later), or for WAKEUP_BYTES to pile up. Wake-ups, not events, are
+ * what a reader's CPU time goes to. */
+#define WAKEUP_GAP_NS (50ULL * 1000 * 1000)
 #define WAKEUP_BYTES (256 * 1024)
 
 struct {

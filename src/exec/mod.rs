@@ -88,9 +88,9 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
     let mut last_sync = Instant::now();
     let mut busy = false;
     loop {
-        // Short polls while events flow (the kernel wakes us once per burst),
-        // long ones when idle; both check the shutdown flag often.
-        let timeout = Duration::from_millis(if busy { 10 } else { 100 });
+        // The kernel wakes us for the first event after a quiet spell; while
+        // events flow, we collect them every 50 ms (or when 256 KiB wait).
+        let timeout = Duration::from_millis(if busy { 50 } else { 100 });
         let _ = rb.poll(timeout);
         busy = rb.consume_raw() > 0;
         drops.report(&att.skel.maps.drops, &mut tx.borrow_mut());
