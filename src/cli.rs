@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "Puts eBPF programs into the kernel and prints what they see as newline-delimited JSON",
     after_help = "Examples:\n  sudo ebpf-jsonl exec | jq -c 'select(.comm == \"curl\")'\n  \
-                  sudo ebpf-jsonl exec --duration 10s > execs.jsonl\n\n\
+                  sudo ebpf-jsonl exec --duration 10s > execs.jsonl\n  \
+                  sudo ebpf-jsonl xdp eth0 --exclude 10.0.0.0/8 > flows.jsonl\n\n\
                   stdout carries only JSON records; diagnostics go to stderr.\n\
                   Exit codes: 0 ok, 1 failure, 2 bad usage, 3 missing privileges, 4 kernel feature missing."
 )]
@@ -23,6 +24,13 @@ pub struct Cli {
 pub enum Command {
     /// One JSON object per process execution, with the full argv
     Exec(ExecArgs),
+
+    /// Per-flow packet and byte counts of what arrives on a network interface (XDP)
+    Xdp(XdpArgs),
+
+    /// Measures the XDP program per packet against baselines, and the table drain
+    #[command(hide = true)]
+    XdpBench(XdpBenchArgs),
 }
 
 /// Flags every subcommand takes.
@@ -109,6 +117,94 @@ fn parse_regex(s: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(s).map_err(|e| format!("`{s}` is not a valid regular expression: {e}"))
 }
 
+#[derive(Debug, Args)]
+pub struct XdpArgs {
+    /// The network interface whose incoming packets are counted
+    #[arg(value_name = "IFACE")]
+    pub iface: String,
+
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Print the flows that moved, then the totals, this often (e.g. 500ms, 1s, 2m)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// Flow table capacity (256 bytes of kernel memory per flow); packets of
+    /// flows that don't fit are counted as untracked
+    #[arg(long, value_name = "N", default_value_t = 65536,
+          value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub max_flows: u32,
+
+    /// Remove a flow from the table once it has been idle this long
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Don't make flows of packets from this source prefix, count them as excluded
+    /// (repeatable; IPv4 or IPv6, e.g. 10.0.0.0/8, fd00::/8, 192.0.2.7)
+    #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
+    pub exclude: Vec<Cidr>,
+
+    /// native (driver) XDP, generic (kernel) XDP, or auto: native, else generic
+    #[arg(long, value_enum, default_value_t = XdpMode::Auto)]
+    pub mode: XdpMode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum XdpMode {
+    Auto,
+    Native,
+    Generic,
+}
+
+#[derive(Debug, Args)]
+pub struct XdpBenchArgs {
+    /// BPF_PROG_TEST_RUN repetitions per measurement (at least 1,000,000)
+    #[arg(long, value_name = "N", default_value_t = 2_000_000,
+          value_parser = clap::value_parser!(u32).range(1_000_000..))]
+    pub repeat: u32,
+
+    /// Measurements of each program, interleaved; the median is reported
+    #[arg(long, value_name = "N", default_value_t = 11,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
+
+    /// Flows in the table for the drain measurement
+    #[arg(long, value_name = "N", default_value_t = 65536,
+          value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub flows: u32,
+}
+
+/// An address prefix for `--exclude`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+/// `10.0.0.0/8`, `fd00::/8`; a bare address is a single host.
+pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
+    let (a, p) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let addr: std::net::IpAddr = a
+        .parse()
+        .map_err(|_| format!("`{s}` is not an address prefix; use e.g. 10.0.0.0/8 or fd00::/8"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match p.map(str::parse::<u8>) {
+        None => max,
+        Some(Ok(n)) if n <= max => n,
+        Some(_) => {
+            return Err(format!(
+                "`{s}` has a bad prefix length: use 0 to {max} for {}",
+                if addr.is_ipv4() { "IPv4" } else { "IPv6" }
+            ))
+        }
+    };
+    Ok(Cidr { addr, prefix })
+}
+
 /// `500ms`, `10s`, `2m`, `1h`; a bare number is seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -190,6 +286,20 @@ mod tests {
         assert!(parse_ringbuf_size("12K")
             .unwrap_err()
             .contains("power of two"));
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = |s| parse_cidr(s).map(|c| (c.addr.to_string(), c.prefix));
+        assert_eq!(c("10.0.0.0/8"), Ok(("10.0.0.0".into(), 8)));
+        assert_eq!(c("192.0.2.7"), Ok(("192.0.2.7".into(), 32)));
+        assert_eq!(c("fd00::/8"), Ok(("fd00::".into(), 8)));
+        assert_eq!(c("::1"), Ok(("::1".into(), 128)));
+        assert!(c("10.0.0.0/33").unwrap_err().contains("0 to 32"));
+        assert!(c("fd00::/129").unwrap_err().contains("0 to 128"));
+        assert!(c("10.0.0/8").unwrap_err().contains("not an address prefix"));
+        assert!(c("10.0.0.0/").is_err());
+        assert!(c("eth0").is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod kernel;
 mod output;
 mod pipeline;
 mod record;
+mod xdp;
 
 use clap::Parser;
 
@@ -36,6 +37,14 @@ fn run() -> i32 {
         Command::Exec(a) => {
             kernel::capture_libbpf_log(a.common.verbose);
             exec::run(a)
+        }
+        Command::Xdp(a) => {
+            kernel::capture_libbpf_log(a.common.verbose);
+            xdp::run(a)
+        }
+        Command::XdpBench(a) => {
+            kernel::capture_libbpf_log(false);
+            xdp::bench::run(a)
         }
     };
     match res {

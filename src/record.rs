@@ -14,6 +14,8 @@ pub enum Record {
     Exec(ExecRecord),
     Exit(ExitRecord),
     Lost(LostRecord),
+    Flow(FlowRecord),
+    XdpStats(XdpStatsRecord),
 }
 
 impl Record {
@@ -23,6 +25,8 @@ impl Record {
             Record::Exec(e) => 224 + e.filename.0.len() + e.args.0.len(),
             Record::Exit(_) => 128,
             Record::Lost(_) => crate::pipeline::LOST_WEIGHT,
+            Record::Flow(_) => 128,
+            Record::XdpStats(_) => 160,
         }
     }
 }
@@ -137,6 +141,68 @@ impl Serialize for Argv {
     }
 }
 
+/// `xdp`: the packets and bytes of one flow within one interval; `timestamp`
+/// is the interval's end. Ports only for TCP and UDP, type and code for ICMP.
+#[derive(Debug, Serialize)]
+pub struct FlowRecord {
+    pub timestamp: Timestamp,
+    pub iface: std::sync::Arc<str>,
+    pub proto: IpProto,
+    pub src_ip: std::net::IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_port: Option<u16>,
+    pub dst_ip: std::net::IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp_type: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp_code: Option<u8>,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// An IP protocol number, printed as `tcp`, `udp`, `icmp` (IPv4), `icmpv6`
+/// (IPv6) or the number as a string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IpProto {
+    pub number: u8,
+    pub ipv6: bool,
+}
+
+impl Serialize for IpProto {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self.number, self.ipv6) {
+            (6, _) => s.serialize_str("tcp"),
+            (17, _) => s.serialize_str("udp"),
+            (1, false) => s.serialize_str("icmp"),
+            (58, true) => s.serialize_str("icmpv6"),
+            (n, _) => s.collect_str(&n),
+        }
+    }
+}
+
+/// `xdp`: cumulative counts since the start, after each interval's flows.
+/// `packets` is every packet seen; each one is in exactly one flow or one of
+/// the four categories.
+#[derive(Debug, Serialize)]
+pub struct XdpStatsRecord {
+    pub timestamp: Timestamp,
+    pub iface: std::sync::Arc<str>,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Flows in the table now.
+    pub flows: u64,
+    pub untracked_packets: u64,
+    pub untracked_bytes: u64,
+    pub excluded_packets: u64,
+    pub excluded_bytes: u64,
+    pub non_ip_packets: u64,
+    pub non_ip_bytes: u64,
+    pub malformed_packets: u64,
+    pub malformed_bytes: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +289,94 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
             r#"{"type":"lost","timestamp":"1970-01-01T00:00:00.000000000Z","count":17,"reason":"ringbuf_full"}"#
+        );
+    }
+
+    #[test]
+    fn flow_records_match_contract() {
+        let flow = |proto: IpProto, ports: Option<(u16, u16)>, icmp: Option<(u8, u8)>| {
+            Record::Flow(FlowRecord {
+                timestamp: Timestamp(1_795_594_943_000_000_000),
+                iface: "eth0".into(),
+                proto,
+                src_ip: "10.0.0.2".parse().unwrap(),
+                src_port: ports.map(|p| p.0),
+                dst_ip: "10.0.0.1".parse().unwrap(),
+                dst_port: ports.map(|p| p.1),
+                icmp_type: icmp.map(|i| i.0),
+                icmp_code: icmp.map(|i| i.1),
+                packets: 12,
+                bytes: 1704,
+            })
+        };
+        let udp = IpProto {
+            number: 17,
+            ipv6: false,
+        };
+        assert_eq!(
+            serde_json::to_string(&flow(udp, Some((40001, 9000)), None)).unwrap(),
+            r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","proto":"udp","src_ip":"10.0.0.2","src_port":40001,"dst_ip":"10.0.0.1","dst_port":9000,"packets":12,"bytes":1704}"#
+        );
+        let icmp = IpProto {
+            number: 1,
+            ipv6: false,
+        };
+        assert_eq!(
+            serde_json::to_string(&flow(icmp, None, Some((8, 0)))).unwrap(),
+            r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","proto":"icmp","src_ip":"10.0.0.2","dst_ip":"10.0.0.1","icmp_type":8,"icmp_code":0,"packets":12,"bytes":1704}"#
+        );
+        let gre = IpProto {
+            number: 47,
+            ipv6: false,
+        };
+        assert_eq!(
+            serde_json::to_string(&flow(gre, None, None)).unwrap(),
+            r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","proto":"47","src_ip":"10.0.0.2","dst_ip":"10.0.0.1","packets":12,"bytes":1704}"#
+        );
+        let name = |number, ipv6| serde_json::to_string(&IpProto { number, ipv6 }).unwrap();
+        assert_eq!(name(6, true), r#""tcp""#);
+        assert_eq!(name(58, true), r#""icmpv6""#);
+        assert_eq!(name(58, false), r#""58""#);
+        assert_eq!(name(1, true), r#""1""#);
+        let v6 = Record::Flow(FlowRecord {
+            src_ip: "fd00::2".parse().unwrap(),
+            dst_ip: "fd00::1".parse().unwrap(),
+            ..match flow(
+                IpProto {
+                    number: 17,
+                    ipv6: true,
+                },
+                Some((1, 2)),
+                None,
+            ) {
+                Record::Flow(f) => f,
+                _ => unreachable!(),
+            }
+        });
+        let line = serde_json::to_string(&v6).unwrap();
+        assert!(line.contains(r#""src_ip":"fd00::2","src_port":1,"dst_ip":"fd00::1","dst_port":2"#));
+    }
+
+    #[test]
+    fn xdp_stats_record_matches_contract() {
+        let r = Record::XdpStats(XdpStatsRecord {
+            timestamp: Timestamp(1_795_594_943_000_000_000),
+            iface: "eth0".into(),
+            packets: 90210,
+            bytes: 8012345,
+            flows: 37,
+            untracked_packets: 0,
+            untracked_bytes: 0,
+            excluded_packets: 0,
+            excluded_bytes: 0,
+            non_ip_packets: 12,
+            non_ip_bytes: 720,
+            malformed_packets: 0,
+            malformed_bytes: 0,
+        });
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"type":"xdp_stats","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","packets":90210,"bytes":8012345,"flows":37,"untracked_packets":0,"untracked_bytes":0,"excluded_packets":0,"excluded_bytes":0,"non_ip_packets":12,"non_ip_bytes":720,"malformed_packets":0,"malformed_bytes":0}"#
         );
     }
 }

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Baselines for `ebpf-jsonl xdp-bench` (BPF_PROG_TEST_RUN, never attached):
+ * an empty program, and the seed tutorial's packet counter as written there:
+ * an LRU hash keyed by source IPv4, source port and destination port (a u64),
+ * TCP only; lookup, then update or atomic add. Sized like our table. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define ETH_P_IP 0x0800
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u32);
+} seed_map SEC(".maps");
+
+SEC("xdp")
+int xdp_empty(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+static __always_inline int seed_parse(struct xdp_md *ctx, __u64 *meta)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)ctx->data;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return 0;
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > data_end)
+		return 0;
+	__u16 sport, dport;
+	int ret;
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *tcp = (void *)ip + sizeof(*ip);
+		if ((void *)(tcp + 1) > data_end)
+			return 0;
+		sport = bpf_ntohs(tcp->source);
+		dport = bpf_ntohs(tcp->dest);
+		ret = 1;
+	} else if (ip->protocol == IPPROTO_UDP) {
+		struct udphdr *udp = (void *)ip + sizeof(*ip);
+		if ((void *)(udp + 1) > data_end)
+			return 0;
+		sport = bpf_ntohs(udp->source);
+		dport = bpf_ntohs(udp->dest);
+		ret = 2;
+	} else {
+		return 0;
+	}
+	*meta = ((__u64)ip->saddr << 32) | ((__u64)sport << 16) | (__u64)dport;
+	return ret;
+}
+
+SEC("xdp")
+int xdp_seed(struct xdp_md *ctx)
+{
+	__u64 meta;
+	if (seed_parse(ctx, &meta) != 1)
+		return XDP_PASS;
+	__u32 *count = bpf_map_lookup_elem(&seed_map, &meta);
+	if (!count) {
+		__u32 one = 1;
+		bpf_map_update_elem(&seed_map, &meta, &one, BPF_ANY);
+	} else {
+		__sync_fetch_and_add(count, 1);
+	}
+	return XDP_PASS;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Flow table layout shared by xdp.bpf.c and Rust (through the generated skeleton types). */
+#ifndef EBPF_JSONL_XDP_H
+#define EBPF_JSONL_XDP_H
+
+/* A flow may live in any of the PROBES slots after its hash (open addressing). */
+#define XDP_PROBES 32
+
+/* flow_slot.state. The program moves FREE → CLAIMING → ACTIVE; userspace moves
+ * ACTIVE → RETIRED (idle) → FREE, after a grace period, so that a packet that
+ * matched the slot just before it was retired still lands in it and is read. */
+#define SLOT_FREE 0
+#define SLOT_CLAIMING 1
+#define SLOT_ACTIVE 2
+#define SLOT_RETIRED 3
+
+/* IPv4 addresses are stored v4-mapped (::ffff:a.b.c.d) and ports in network
+ * byte order. 40 bytes, hashed and compared as five u64 words. */
+struct flow_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport; /* ICMP/ICMPv6: the type */
+	__u16 dport; /* ICMP/ICMPv6: the code */
+	__u8 proto;
+	__u8 ver; /* 4 or 6 */
+	__u16 pad;
+};
+
+/* One cache line. The program adds to packets/bytes atomically. */
+struct flow_slot {
+	__u64 state; /* 64-bit: clang's default BPF CPU has only 64-bit cmpxchg */
+	struct flow_key key;
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Every packet lands in exactly one of: a flow, or one of these categories. */
+enum xdp_cat {
+	CAT_UNTRACKED = 0, /* no room in the flow table */
+	CAT_EXCLUDED = 1, /* source in --exclude */
+	CAT_NON_IP = 2,
+	CAT_MALFORMED = 3,
+	CAT_TOTAL = 4, /* every packet, counted on its own as a check */
+	CAT_N = 5,
+};
+
+struct xdp_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct xdp_counters {
+	struct xdp_counter c[CAT_N];
+};
+
+/* --exclude prefix; IPv4 as v4-mapped with prefixlen + 96. */
+struct exclude_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+#endif

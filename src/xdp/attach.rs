@@ -1,0 +1,278 @@
+//! Loads the XDP program with its table sized and seeded, and attaches it to
+//! an interface through a bpf_link: the kernel detaches it when the link's
+//! last fd closes, so it goes away with the process, even on SIGKILL.
+
+use std::ffi::CString;
+use std::mem::MaybeUninit;
+use std::net::IpAddr;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+use libbpf_rs::libbpf_sys;
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, OpenObject, ProgramMut};
+
+use super::skel::{XdpSkel, XdpSkelBuilder};
+use crate::cli::{Cidr, XdpMode};
+use crate::error::Error;
+use crate::kernel;
+
+/// XDP_PROBES in bpf/xdp.h: a flow lives in one of this many slots from its hash.
+pub const PROBES: u32 = 32;
+
+/// Slots for `max_flows` flows: four times as many (rounded up to a power of
+/// two), so a flow's probe window does not fill up before the table does.
+/// (With twice as many, 1 in ~65,000 flows found its window full.)
+pub fn slots_for(max_flows: u32) -> u32 {
+    (u64::from(max_flows) * 4)
+        .next_power_of_two()
+        .max(u64::from(PROBES)) as u32
+}
+
+pub struct Config<'a> {
+    pub max_flows: u32,
+    pub excludes: &'a [Cidr],
+}
+
+/// The interface's index; a missing interface is an error that names it.
+pub fn ifindex(name: &str) -> Result<u32, Error> {
+    let missing = || {
+        Error::Failure(format!(
+            "no network interface named `{name}` here (see `ip link`)"
+        ))
+    };
+    let c = CString::new(name).map_err(|_| missing())?;
+    // SAFETY: a valid NUL-terminated string.
+    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
+        0 => Err(missing()),
+        n => Ok(n),
+    }
+}
+
+fn random_seed() -> [u64; 6] {
+    let mut seed = [0u64; 6];
+    // SAFETY: writes at most size_of_val(&seed) bytes into `seed`.
+    let n = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), size_of_val(&seed), 0) };
+    if n != size_of_val(&seed) as isize {
+        // Only the spread of flows over slots depends on it.
+        let t = crate::clock::Timestamp::now().0 as u64;
+        for (i, s) in seed.iter_mut().enumerate() {
+            *s = t.rotate_left(i as u32 * 11) ^ 0x9E37_79B9_7F4A_7C15;
+        }
+    }
+    seed[5] |= 1; // a multiplier: keep it odd
+    seed
+}
+
+/// `--exclude` prefix as the LPM trie's key (struct exclude_key): IPv4 as
+/// v4-mapped IPv6 (::ffff:a.b.c.d), prefix + 96.
+pub fn exclude_key(c: &Cidr) -> [u8; 20] {
+    let (addr, prefix) = match c.addr {
+        IpAddr::V4(a) => (a.to_ipv6_mapped().octets(), u32::from(c.prefix) + 96),
+        IpAddr::V6(a) => (a.octets(), u32::from(c.prefix)),
+    };
+    let mut k = [0u8; 20];
+    k[..4].copy_from_slice(&prefix.to_ne_bytes());
+    k[4..].copy_from_slice(&addr);
+    k
+}
+
+/// Opens, configures and loads the program (not attached).
+pub fn load<'obj>(
+    obj: &'obj mut MaybeUninit<OpenObject>,
+    cfg: &Config,
+) -> Result<XdpSkel<'obj>, Error> {
+    if !kernel::has_btf() {
+        return Err(Error::Kernel(
+            "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): \
+             ebpf-jsonl needs a kernel built with CONFIG_DEBUG_INFO_BTF=y"
+                .into(),
+        ));
+    }
+    kernel::clear_libbpf_log();
+    let mut open = XdpSkelBuilder::default()
+        .open(obj)
+        .map_err(|e| kernel::bpf_error("opening the xdp BPF object", &e))?;
+    let slots = slots_for(cfg.max_flows);
+    open.maps
+        .flows
+        .set_max_entries(slots)
+        .map_err(|e| Error::Failure(format!("sizing the flow table: {e}")))?;
+    open.maps
+        .excludes
+        .set_max_entries(cfg.excludes.len().max(1) as u32)
+        .map_err(|e| Error::Failure(format!("sizing the exclude list: {e}")))?;
+    let rodata = open
+        .maps
+        .rodata_data
+        .as_deref_mut()
+        .ok_or_else(|| Error::Failure("the xdp BPF object has no read-only data".into()))?;
+    rodata.slot_mask = slots - 1;
+    rodata.max_flows = u64::from(cfg.max_flows);
+    rodata.hash_seed = random_seed();
+    rodata.have_excludes = !cfg.excludes.is_empty();
+    let skel = open
+        .load()
+        .map_err(|e| kernel::bpf_error("loading the xdp program", &e))?;
+    for c in cfg.excludes {
+        skel.maps
+            .excludes
+            .update(&exclude_key(c), &[1], MapFlags::ANY)
+            .map_err(|e| {
+                Error::Failure(format!("adding --exclude {}/{}: {e}", c.addr, c.prefix))
+            })?;
+    }
+    Ok(skel)
+}
+
+/// The mode that took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Native,
+    Generic,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Native => "native",
+            Mode::Generic => "generic",
+        }
+    }
+
+    fn flags(self) -> u32 {
+        match self {
+            Mode::Native => libbpf_sys::XDP_FLAGS_DRV_MODE,
+            Mode::Generic => libbpf_sys::XDP_FLAGS_SKB_MODE,
+        }
+    }
+}
+
+/// An attached program; dropping it (or the process ending) detaches it.
+pub struct XdpLink {
+    fd: OwnedFd,
+    pub mode: Mode,
+}
+
+impl XdpLink {
+    /// Detaches now; packets are no longer seen once this returns.
+    pub fn detach(self) {
+        // SAFETY: a bpf_link fd we own. Closing it would detach too.
+        unsafe { libbpf_sys::bpf_link_detach(self.fd.as_raw_fd()) };
+    }
+}
+
+/// Attaches in the given mode; auto tries native, then generic. An interface
+/// that already carries an XDP program is left as it is.
+pub fn attach(
+    prog: &ProgramMut,
+    iface: &str,
+    ifindex: u32,
+    mode: XdpMode,
+) -> Result<XdpLink, Error> {
+    let modes: &[Mode] = match mode {
+        XdpMode::Native => &[Mode::Native],
+        XdpMode::Generic => &[Mode::Generic],
+        XdpMode::Auto => &[Mode::Native, Mode::Generic],
+    };
+    let mut errors = Vec::new();
+    for &m in modes {
+        match link_create(prog, ifindex, m) {
+            Ok(fd) => return Ok(XdpLink { fd, mode: m }),
+            Err(errno) if errno == libc::EBUSY || errno == libc::EEXIST => {
+                return Err(Error::Failure(busy(iface, ifindex)));
+            }
+            Err(errno) if errno == libc::EPERM || errno == libc::EACCES => {
+                return Err(Error::Privilege(format!(
+                    "attaching XDP to {iface}: {}: run as root, or grant CAP_BPF and CAP_NET_ADMIN",
+                    std::io::Error::from_raw_os_error(errno)
+                )));
+            }
+            Err(errno) => errors.push(format!(
+                "{} mode: {}",
+                m.name(),
+                std::io::Error::from_raw_os_error(errno)
+            )),
+        }
+    }
+    Err(Error::Kernel(format!(
+        "attaching XDP to {iface} failed ({})",
+        errors.join("; ")
+    )))
+}
+
+fn link_create(prog: &ProgramMut, ifindex: u32, mode: Mode) -> Result<OwnedFd, i32> {
+    // SAFETY: an all-zero opts struct is valid; `sz` tells libbpf its size.
+    let mut opts: libbpf_sys::bpf_link_create_opts = unsafe { std::mem::zeroed() };
+    opts.sz = size_of::<libbpf_sys::bpf_link_create_opts>() as _;
+    opts.flags = mode.flags();
+    // SAFETY: valid program fd and opts; returns a new fd or -errno.
+    let fd = unsafe {
+        libbpf_sys::bpf_link_create(
+            prog.as_fd().as_raw_fd(),
+            ifindex as i32,
+            libbpf_sys::BPF_XDP,
+            &opts,
+        )
+    };
+    if fd < 0 {
+        return Err(-fd);
+    }
+    // SAFETY: a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The error for an interface that already has an XDP program, naming it.
+fn busy(iface: &str, ifindex: u32) -> String {
+    // SAFETY: zeroed opts with `sz` set; the kernel fills in the ids.
+    let mut q: libbpf_sys::bpf_xdp_query_opts = unsafe { std::mem::zeroed() };
+    q.sz = size_of::<libbpf_sys::bpf_xdp_query_opts>() as _;
+    // SAFETY: valid out-pointer.
+    let ok = unsafe { libbpf_sys::bpf_xdp_query(ifindex as i32, 0, &mut q) } == 0;
+    let which = [
+        (q.drv_prog_id, "native"),
+        (q.skb_prog_id, "generic"),
+        (q.hw_prog_id, "offloaded"),
+    ]
+    .iter()
+    .find(|(id, _)| *id != 0)
+    .map(|(id, m)| format!(" (program id {id}, {m} mode)"))
+    .filter(|_| ok)
+    .unwrap_or_default();
+    format!(
+        "{iface} already has an XDP program{which}; left it untouched. \
+         Detach it first (see `bpftool net show dev {iface}`), or choose another interface"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_size() {
+        assert_eq!(slots_for(65536), 262144);
+        assert_eq!(slots_for(1), 32);
+        assert_eq!(slots_for(100), 512);
+        assert_eq!(slots_for(1 << 20), 1 << 22);
+    }
+
+    #[test]
+    fn exclude_keys_are_v4_mapped() {
+        let k = exclude_key(&crate::cli::parse_cidr("10.1.0.0/16").unwrap());
+        assert_eq!(u32::from_ne_bytes(k[..4].try_into().unwrap()), 112);
+        assert_eq!(
+            &k[4..],
+            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 0, 0]
+        );
+        let k = exclude_key(&crate::cli::parse_cidr("fd00::/8").unwrap());
+        assert_eq!(u32::from_ne_bytes(k[..4].try_into().unwrap()), 8);
+        assert_eq!(k[4], 0xfd);
+    }
+
+    #[test]
+    fn missing_interface_is_named() {
+        let e = ifindex("nosuchif0").unwrap_err();
+        assert!(e.to_string().contains("`nosuchif0`"), "{e}");
+        assert!(ifindex("bad\0name").is_err());
+    }
+}

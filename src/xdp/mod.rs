@@ -1,0 +1,258 @@
+//! `ebpf-jsonl xdp IFACE`: every interval, one `flow` record per flow that
+//! moved (its deltas) and one cumulative `xdp_stats` record; every packet the
+//! program saw is in exactly one flow or category, so the sums add up.
+
+mod attach;
+pub mod bench;
+mod drain;
+#[cfg(test)]
+mod tests;
+
+#[allow(
+    clippy::all,
+    non_camel_case_types,
+    non_snake_case,
+    dead_code,
+    unused_imports
+)]
+pub mod skel {
+    include!(concat!(env!("OUT_DIR"), "/xdp.skel.rs"));
+}
+
+use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use libbpf_rs::{MapCore, MapFlags};
+
+use crate::cli::XdpArgs;
+use crate::clock::Timestamp;
+use crate::error::Error;
+use crate::output;
+use crate::pipeline::{self, RecordSender};
+use crate::record::{Record, XdpStatsRecord};
+use drain::{Delta, Drainer, Mapping};
+
+// Indexes of xdp_counters.c, as enum xdp_cat in bpf/xdp.h.
+const CAT_UNTRACKED: usize = 0;
+const CAT_EXCLUDED: usize = 1;
+const CAT_NON_IP: usize = 2;
+const CAT_MALFORMED: usize = 3;
+const CAT_TOTAL: usize = 4;
+const CAT_N: usize = 5;
+const _: () = assert!(size_of::<skel::types::xdp_counters>() == CAT_N * 16);
+
+pub fn run(args: &XdpArgs) -> Result<(), Error> {
+    let ifindex = attach::ifindex(&args.iface)?;
+    crate::kernel::check_privileges(true)?;
+    crate::kernel::raise_memlock();
+    let mut obj = MaybeUninit::uninit();
+    let mut skel = attach::load(
+        &mut obj,
+        &attach::Config {
+            max_flows: args.max_flows,
+            excludes: &args.exclude,
+        },
+    )?;
+    let link = attach::attach(&skel.progs.xdp_flows, &args.iface, ifindex, args.mode)?;
+    eprintln!(
+        "ebpf-jsonl: xdp: attached to {} (ifindex {ifindex}) in {} mode",
+        args.iface,
+        link.mode.name()
+    );
+
+    let (tx, rx) = pipeline::channel();
+    let queue = rx.rx.clone();
+    let writer = output::spawn_writer(rx);
+    let mut out = Paced {
+        tx,
+        queue,
+        writer: &writer,
+    };
+    let start = Instant::now();
+    let mut table = Table::new(&mut skel.maps, args.idle_timeout, start)?;
+    let iface: Arc<str> = args.iface.as_str().into();
+    let deadline = args.common.duration.map(|d| start + d);
+    let mut next = start + args.interval;
+    let res = loop {
+        let tick = deadline.map_or(next, |d| d.min(next));
+        while !pipeline::shutting_down() && Instant::now() < tick {
+            let left = tick.saturating_duration_since(Instant::now());
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
+        if pipeline::shutting_down() || deadline.is_some_and(|d| Instant::now() >= d) {
+            break Ok(());
+        }
+        if let Err(e) = table.interval(&iface, &mut out, false) {
+            break Err(e);
+        }
+        // After a stall, skip the ticks that were missed rather than bunch them.
+        let now = Instant::now();
+        while next <= now {
+            next += args.interval;
+        }
+    };
+    // Detach first: the final interval then has everything the program saw.
+    link.detach();
+    let last = table.interval(&iface, &mut out, true);
+    drop(table);
+    out.tx.finish();
+    let written = output::finish(writer);
+    res.and(last).and(written)
+}
+
+/// The reader's end of the pipeline, paced: it waits while the writer has
+/// many batches queued, so a big table is printed whole, not dropped as
+/// `consumer_slow`. (The kernel keeps counting meanwhile.)
+pub struct Paced<'w, T> {
+    pub tx: RecordSender,
+    pub queue: Receiver<Vec<Record>>,
+    pub writer: &'w JoinHandle<T>,
+}
+
+/// Batches (of up to 512 records) queued before the reader waits: 2 MiB of
+/// flow records, half the pipeline's byte budget.
+const MAX_QUEUED: usize = 32;
+
+impl<T> Paced<'_, T> {
+    fn send(&mut self, rec: Record) {
+        self.tx.send(rec);
+        if self.queue.len() >= MAX_QUEUED {
+            self.wait();
+        }
+    }
+
+    fn wait(&self) {
+        let start = Instant::now();
+        while self.queue.len() >= MAX_QUEUED / 2 && !self.writer.is_finished() {
+            // Once asked to stop, wait no longer than the pipeline's finish does.
+            if pipeline::shutting_down() && start.elapsed() > Duration::from_secs(2) {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+/// The loaded program's table and counters, and what the last pass saw.
+pub struct Table<'a> {
+    mapping: Mapping,
+    nflows: &'a AtomicU64,
+    counters: &'a dyn MapCore,
+    drainer: Drainer,
+    deltas: Vec<Delta>,
+}
+
+impl<'a> Table<'a> {
+    pub fn new(
+        maps: &'a mut skel::XdpMaps<'_>,
+        idle_timeout: Duration,
+        now: Instant,
+    ) -> Result<Self, Error> {
+        let slots = maps.flows.max_entries() as usize;
+        let mapping = Mapping::new(maps.flows.as_fd(), slots)?;
+        let bss = maps
+            .bss_data
+            .as_deref_mut()
+            .ok_or_else(|| Error::Failure("the xdp BPF object has no .bss".into()))?;
+        // SAFETY: the mmap-ed .bss lives as long as the maps; the program
+        // changes nflows only atomically.
+        let nflows = unsafe { AtomicU64::from_ptr(&mut bss.nflows) };
+        Ok(Table {
+            mapping,
+            nflows,
+            counters: &maps.counters,
+            drainer: Drainer::new(slots, idle_timeout, now),
+            deltas: Vec::new(),
+        })
+    }
+
+    /// Reads the table: the flows that moved are then in [`Self::deltas`].
+    /// Returns how many flows are tracked.
+    pub fn pass(&mut self, now: Instant, last: bool) -> u64 {
+        self.deltas.clear();
+        self.drainer.pass(
+            self.mapping.slots(),
+            self.nflows,
+            now,
+            last,
+            &mut self.deltas,
+        )
+    }
+
+    pub fn deltas(&self) -> &[Delta] {
+        &self.deltas
+    }
+
+    /// The per-CPU category counters, summed: (packets, bytes) per category.
+    pub fn counters(&self) -> Result<[(u64, u64); CAT_N], Error> {
+        read_counters(self.counters)
+    }
+
+    /// Sends the flows that moved, then the totals; `last` after detaching.
+    pub fn interval<T>(
+        &mut self,
+        iface: &Arc<str>,
+        out: &mut Paced<'_, T>,
+        last: bool,
+    ) -> Result<(), Error> {
+        let flows = self.pass(Instant::now(), last);
+        self.emit(iface, out, flows)
+    }
+
+    /// Sends the flows the last pass saw move, then the totals.
+    pub fn emit<T>(
+        &self,
+        iface: &Arc<str>,
+        out: &mut Paced<'_, T>,
+        flows: u64,
+    ) -> Result<(), Error> {
+        // Read after the flows, so on a busy interface the totals are a
+        // little ahead, never behind; once it is quiet they are exact.
+        let c = self.counters()?;
+        let ts = Timestamp::now();
+        for d in &self.deltas {
+            out.send(Record::Flow(drain::flow_record(d, ts, iface)));
+        }
+        out.send(Record::XdpStats(XdpStatsRecord {
+            timestamp: ts,
+            iface: iface.clone(),
+            packets: c[CAT_TOTAL].0,
+            bytes: c[CAT_TOTAL].1,
+            flows,
+            untracked_packets: c[CAT_UNTRACKED].0,
+            untracked_bytes: c[CAT_UNTRACKED].1,
+            excluded_packets: c[CAT_EXCLUDED].0,
+            excluded_bytes: c[CAT_EXCLUDED].1,
+            non_ip_packets: c[CAT_NON_IP].0,
+            non_ip_bytes: c[CAT_NON_IP].1,
+            malformed_packets: c[CAT_MALFORMED].0,
+            malformed_bytes: c[CAT_MALFORMED].1,
+        }));
+        out.tx.flush();
+        Ok(())
+    }
+}
+
+fn read_counters(map: &dyn MapCore) -> Result<[(u64, u64); CAT_N], Error> {
+    let per_cpu = map
+        .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+        .map_err(|e| Error::Failure(format!("reading the xdp counters: {e}")))?
+        .ok_or_else(|| Error::Failure("reading the xdp counters: no entry".into()))?;
+    let mut sum = [(0u64, 0u64); CAT_N];
+    for v in &per_cpu {
+        let word = |i: usize| {
+            v.get(i * 8..i * 8 + 8)
+                .map_or(0, |b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))
+        };
+        for (cat, s) in sum.iter_mut().enumerate() {
+            s.0 += word(cat * 2);
+            s.1 += word(cat * 2 + 1);
+        }
+    }
+    Ok(sum)
+}

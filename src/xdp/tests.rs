@@ -1,0 +1,348 @@
+//! The xdp program itself, run on crafted frames through BPF_PROG_TEST_RUN:
+//! what veth can't easily carry (QinQ, IPv6 extension headers, fragments,
+//! broken headers). These load BPF, so they need root; they fail, never skip.
+
+use std::mem::MaybeUninit;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use libbpf_rs::ProgramInput;
+
+use super::attach::{self, Config};
+use super::drain::tests::key;
+use super::drain::Delta;
+use super::*;
+use crate::cli::{parse_cidr, Cidr};
+
+/// A frame under construction: Ethernet, optional VLAN tags, then layers.
+struct Frame(Vec<u8>);
+
+const UDP: u8 = 17;
+const TCP: u8 = 6;
+
+impl Frame {
+    fn eth(ethertype: u16) -> Frame {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        Frame(f)
+    }
+
+    /// Ethernet with VLAN tags (TPID each), then `inner` ethertype.
+    fn vlan(tpids: &[u16], inner: u16) -> Frame {
+        let mut f = Frame::eth(tpids[0]);
+        f.0.truncate(12);
+        for t in tpids {
+            f.0.extend_from_slice(&t.to_be_bytes());
+            f.0.extend_from_slice(&[0x00, 0x0a]); // TCI: VLAN 10
+        }
+        f.0.extend_from_slice(&inner.to_be_bytes());
+        f
+    }
+
+    /// IPv4 header with `opts` option bytes (a multiple of 4).
+    fn ip4(mut self, proto: u8, src: [u8; 4], dst: [u8; 4], opts: &[u8], frag_off: u16) -> Self {
+        let ihl = 5 + opts.len() / 4;
+        self.0.push(0x40 | ihl as u8);
+        self.0.push(0);
+        self.0
+            .extend_from_slice(&((ihl * 4 + 8) as u16).to_be_bytes());
+        self.0.extend_from_slice(&[0, 1]);
+        self.0.extend_from_slice(&frag_off.to_be_bytes());
+        self.0.extend_from_slice(&[64, proto, 0, 0]);
+        self.0.extend_from_slice(&src);
+        self.0.extend_from_slice(&dst);
+        self.0.extend_from_slice(opts);
+        self
+    }
+
+    fn ip6(mut self, next: u8, src: &str, dst: &str) -> Self {
+        self.0.extend_from_slice(&[0x60, 0, 0, 0, 0, 8, next, 64]);
+        for a in [src, dst] {
+            let a: std::net::Ipv6Addr = a.parse().unwrap();
+            self.0.extend_from_slice(&a.octets());
+        }
+        self
+    }
+
+    /// An IPv6 extension header: hop-by-hop/routing/dest-opts style (8 bytes).
+    fn ext8(mut self, next: u8) -> Self {
+        self.0.extend_from_slice(&[next, 0, 0, 0, 0, 0, 0, 0]);
+        self
+    }
+
+    fn bytes(mut self, b: &[u8]) -> Self {
+        self.0.extend_from_slice(b);
+        self
+    }
+
+    fn ports(self, sport: u16, dport: u16) -> Self {
+        let mut b = sport.to_be_bytes().to_vec();
+        b.extend_from_slice(&dport.to_be_bytes());
+        self.bytes(&b).bytes(&[0, 8, 0, 0])
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// Loads the program, runs every frame through it once, and reads the table:
+/// (deltas, flows tracked, category counters).
+fn run(
+    frames: &[&Frame],
+    max_flows: u32,
+    excludes: &[Cidr],
+) -> (Vec<Delta>, u64, [(u64, u64); CAT_N]) {
+    crate::kernel::raise_memlock();
+    let mut obj = MaybeUninit::uninit();
+    let mut skel = attach::load(
+        &mut obj,
+        &Config {
+            max_flows,
+            excludes,
+        },
+    )
+    .unwrap_or_else(|e| panic!("loading the xdp program (tests need root): {e}"));
+    for f in frames {
+        let out = skel
+            .progs
+            .xdp_flows
+            .test_run(ProgramInput {
+                data_in: Some(&f.0),
+                ..Default::default()
+            })
+            .expect("BPF_PROG_TEST_RUN");
+        assert_eq!(out.return_value, 2, "every packet is passed on");
+    }
+    let mut t = Table::new(&mut skel.maps, Duration::from_secs(60), Instant::now()).unwrap();
+    let flows = t.pass(Instant::now(), true);
+    let c = t.counters().unwrap();
+    // Conservation, whatever the frames.
+    let fp: u64 = t.deltas().iter().map(|d| d.packets).sum();
+    let fb: u64 = t.deltas().iter().map(|d| d.bytes).sum();
+    let cats = [CAT_UNTRACKED, CAT_EXCLUDED, CAT_NON_IP, CAT_MALFORMED];
+    assert_eq!(c[CAT_TOTAL].0, frames.len() as u64);
+    assert_eq!(
+        fp + cats.iter().map(|&i| c[i].0).sum::<u64>(),
+        c[CAT_TOTAL].0
+    );
+    assert_eq!(
+        fb + cats.iter().map(|&i| c[i].1).sum::<u64>(),
+        c[CAT_TOTAL].1
+    );
+    (t.deltas().to_vec(), flows, c)
+}
+
+fn one_flow(frame: &Frame) -> Delta {
+    let (d, flows, c) = run(&[frame], 16, &[]);
+    assert_eq!((flows, d.len()), (1, 1), "one flow: {d:?} {c:?}");
+    assert_eq!((d[0].packets, d[0].bytes), (1, frame.0.len() as u64));
+    d[0]
+}
+
+#[test]
+fn udp_over_ipv4_with_and_without_options() {
+    let plain = Frame::eth(0x0800)
+        .ip4(UDP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0)
+        .ports(40001, 9000);
+    // Record Route (7), 8 bytes, then NOPs: IHL 8; the ports come after.
+    let opts = [7, 7, 4, 0, 0, 0, 0, 1, 1, 1, 1, 1];
+    let with_opts = Frame::eth(0x0800)
+        .ip4(UDP, [10, 0, 0, 2], [10, 0, 0, 1], &opts, 0)
+        .ports(40001, 9000);
+    let want = key(ip("10.0.0.2"), ip("10.0.0.1"), UDP, 40001, 9000);
+    assert_eq!(one_flow(&plain).key, want);
+    assert_eq!(one_flow(&with_opts).key, want);
+}
+
+#[test]
+fn vlan_and_qinq_tags_are_skipped() {
+    let dot1q = Frame::vlan(&[0x8100], 0x0800)
+        .ip4(TCP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0)
+        .ports(5, 80);
+    assert_eq!(
+        one_flow(&dot1q).key,
+        key(ip("10.0.0.2"), ip("10.0.0.1"), TCP, 5, 80)
+    );
+    let qinq = Frame::vlan(&[0x88a8, 0x8100], 0x86dd)
+        .ip6(UDP, "fd00::2", "fd00::1")
+        .ports(53, 5353);
+    assert_eq!(
+        one_flow(&qinq).key,
+        key(ip("fd00::2"), ip("fd00::1"), UDP, 53, 5353)
+    );
+    // A third tag is more than we skip: not IP as far as we can tell.
+    let three = Frame::vlan(&[0x88a8, 0x8100, 0x8100], 0x0800)
+        .ip4(UDP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0)
+        .ports(1, 2);
+    let (d, _, c) = run(&[&three], 16, &[]);
+    assert!(d.is_empty());
+    assert_eq!(c[CAT_NON_IP], (1, three.0.len() as u64));
+}
+
+#[test]
+fn ipv6_extension_headers_are_walked() {
+    // Hop-by-hop → routing → destination options → fragment (first) → AH → TCP.
+    let f = Frame::eth(0x86dd)
+        .ip6(0, "2001:db8::2", "2001:db8::1")
+        .ext8(43)
+        .ext8(60)
+        .ext8(44)
+        .bytes(&[51, 0, 0x00, 0x01, 0, 0, 0, 7]) // fragment, offset 0, M=1
+        .bytes(&[6, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]) // AH: (1+2)*4 = 12 bytes
+        .ports(443, 50000);
+    assert_eq!(
+        one_flow(&f).key,
+        key(ip("2001:db8::2"), ip("2001:db8::1"), TCP, 443, 50000)
+    );
+    // Nine extension headers: more than we walk.
+    let mut deep = Frame::eth(0x86dd).ip6(60, "2001:db8::2", "2001:db8::1");
+    for _ in 0..9 {
+        deep = deep.ext8(60);
+    }
+    let deep = deep.ports(1, 2);
+    let (_, _, c) = run(&[&deep], 16, &[]);
+    assert_eq!(c[CAT_MALFORMED].0, 1);
+}
+
+#[test]
+fn later_fragments_count_without_ports() {
+    let v4 = Frame::eth(0x0800)
+        .ip4(UDP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 185)
+        .bytes(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]);
+    assert_eq!(
+        one_flow(&v4).key,
+        key(ip("10.0.0.2"), ip("10.0.0.1"), UDP, 0, 0)
+    );
+    let v6 = Frame::eth(0x86dd)
+        .ip6(44, "fd00::2", "fd00::1")
+        .bytes(&[17, 0, 0x05, 0xc8, 0, 0, 0, 7])
+        .bytes(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]);
+    assert_eq!(
+        one_flow(&v6).key,
+        key(ip("fd00::2"), ip("fd00::1"), UDP, 0, 0)
+    );
+}
+
+#[test]
+fn icmp_other_protocols_and_non_ip() {
+    let echo = Frame::eth(0x0800)
+        .ip4(1, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0)
+        .bytes(&[8, 0, 0, 0, 0, 1, 0, 1]);
+    assert_eq!(
+        one_flow(&echo).key,
+        key(ip("10.0.0.2"), ip("10.0.0.1"), 1, 8, 0)
+    );
+    let echo6 = Frame::eth(0x86dd)
+        .ip6(58, "fd00::2", "fd00::1")
+        .bytes(&[128, 0, 0, 0, 0, 1, 0, 1]);
+    assert_eq!(
+        one_flow(&echo6).key,
+        key(ip("fd00::2"), ip("fd00::1"), 58, 128, 0)
+    );
+    let gre = Frame::eth(0x0800)
+        .ip4(47, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0)
+        .bytes(&[0, 0, 0x08, 0]);
+    assert_eq!(
+        one_flow(&gre).key,
+        key(ip("10.0.0.2"), ip("10.0.0.1"), 47, 0, 0)
+    );
+    let arp = Frame::eth(0x0806).bytes(&[0; 28]);
+    let (d, flows, c) = run(&[&arp, &arp], 16, &[]);
+    assert!(d.is_empty() && flows == 0);
+    assert_eq!(c[CAT_NON_IP], (2, 2 * arp.0.len() as u64));
+}
+
+#[test]
+fn malformed_ip_packets() {
+    let ok = || Frame::eth(0x0800).ip4(UDP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0);
+    let mut ihl4 = ok().ports(1, 2);
+    ihl4.0[14] = 0x44;
+    let mut v6_in_v4 = ok().ports(1, 2);
+    v6_in_v4.0[14] = 0x65;
+    let mut short_total = ok().ports(1, 2);
+    short_total.0[16..18].copy_from_slice(&10u16.to_be_bytes());
+    let truncated_ip = Frame::eth(0x0800).bytes(&[0x45, 0, 0, 40, 0, 1, 0, 0]);
+    let opts_past_end = Frame::eth(0x0800).ip4(
+        UDP,
+        [10, 0, 0, 2],
+        [10, 0, 0, 1],
+        &[1, 1, 1, 1, 1, 1, 1, 1],
+        0,
+    );
+    let mut opts_past_end = opts_past_end;
+    opts_past_end.0.truncate(14 + 24);
+    let truncated_ports = ok().bytes(&[0x9c]);
+    let truncated_ip6 = Frame::eth(0x86dd).bytes(&[0x60, 0, 0, 0]);
+    let frames = [
+        &ihl4,
+        &v6_in_v4,
+        &short_total,
+        &truncated_ip,
+        &opts_past_end,
+        &truncated_ports,
+        &truncated_ip6,
+    ];
+    let (d, _, c) = run(&frames, 16, &[]);
+    assert!(d.is_empty(), "{d:?}");
+    let bytes: u64 = frames.iter().map(|f| f.0.len() as u64).sum();
+    assert_eq!(c[CAT_MALFORMED], (frames.len() as u64, bytes));
+}
+
+#[test]
+fn excluded_sources_make_no_flows() {
+    let from = |src: [u8; 4]| {
+        Frame::eth(0x0800)
+            .ip4(UDP, src, [10, 0, 0, 1], &[], 0)
+            .ports(1000, 2000)
+    };
+    let (a, b) = (from([10, 9, 1, 2]), from([10, 8, 1, 2]));
+    let v6 = Frame::eth(0x86dd)
+        .ip6(UDP, "fd00:9::5", "fd00::1")
+        .ports(1, 2);
+    let ex = [
+        parse_cidr("10.9.0.0/16").unwrap(),
+        parse_cidr("fd00:9::/32").unwrap(),
+    ];
+    let (d, flows, c) = run(&[&a, &a, &b, &v6], 16, &ex);
+    assert_eq!(flows, 1);
+    assert_eq!(
+        d[0].key,
+        key(ip("10.8.1.2"), ip("10.0.0.1"), UDP, 1000, 2000)
+    );
+    assert_eq!(
+        c[CAT_EXCLUDED],
+        (3, 2 * a.0.len() as u64 + v6.0.len() as u64)
+    );
+}
+
+#[test]
+fn a_full_table_counts_the_rest_as_untracked() {
+    let flow = |port: u16| {
+        Frame::eth(0x0800)
+            .ip4(UDP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0)
+            .ports(port, 9)
+    };
+    let (f1, f2, f3) = (flow(1), flow(2), flow(3));
+    let (d, flows, c) = run(&[&f1, &f2, &f3, &f3, &f1], 2, &[]);
+    assert_eq!(flows, 2);
+    let packets: Vec<u64> = d.iter().map(|d| d.packets).collect();
+    assert_eq!(packets.iter().sum::<u64>(), 3);
+    assert_eq!(c[CAT_UNTRACKED], (2, 2 * f3.0.len() as u64));
+}
+
+#[test]
+fn many_flows_fill_the_table_exactly() {
+    let frames: Vec<Frame> = (0..3000u16)
+        .map(|i| {
+            Frame::eth(0x0800)
+                .ip4(TCP, [10, 1, (i >> 8) as u8, i as u8], [10, 0, 0, 1], &[], 0)
+                .ports(i, 80)
+        })
+        .collect();
+    let refs: Vec<&Frame> = frames.iter().collect();
+    let (d, flows, c) = run(&refs, 2048, &[]);
+    assert_eq!(flows, 2048);
+    assert_eq!(d.len() as u64, flows);
+    assert_eq!(c[CAT_UNTRACKED].0, 3000 - flows);
+}

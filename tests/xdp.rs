@@ -1,0 +1,512 @@
+//! `ebpf-jsonl xdp`, end to end: each test makes its own pair of network
+//! namespaces joined by veth, runs the tool on one end, sends from the other,
+//! and checks the records against what was sent: exact per-flow counts, and
+//! totals that add up. Needs root; fails (never skips) if it cannot attach.
+
+#[path = "common/net.rs"]
+mod net;
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use net::{Pair, V4_A, V4_B, V6_A, V6_B};
+use serde_json::Value;
+
+const ETH: u64 = 14;
+const IP4: u64 = 20;
+const IP6: u64 = 40;
+const UDP: u64 = 8;
+
+fn sa(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.into(), port)
+}
+
+fn flows(recs: &[Value]) -> impl Iterator<Item = &Value> {
+    recs.iter().filter(|r| r["type"] == "flow")
+}
+
+fn stats(recs: &[Value]) -> Vec<&Value> {
+    recs.iter().filter(|r| r["type"] == "xdp_stats").collect()
+}
+
+/// (packets, bytes) over every flow record `pick` selects.
+fn sum(recs: &[Value], pick: impl Fn(&Value) -> bool) -> (u64, u64) {
+    flows(recs).filter(|f| pick(f)).fold((0, 0), |(p, b), f| {
+        (
+            p + f["packets"].as_u64().unwrap(),
+            b + f["bytes"].as_u64().unwrap(),
+        )
+    })
+}
+
+/// A UDP flow by its addresses and ports.
+fn udp(src: SocketAddr, dst: SocketAddr) -> impl Fn(&Value) -> bool {
+    move |f| {
+        f["proto"] == "udp"
+            && f["src_ip"] == src.ip().to_string()
+            && f["src_port"] == src.port()
+            && f["dst_ip"] == dst.ip().to_string()
+            && f["dst_port"] == dst.port()
+    }
+}
+
+fn n(v: &Value, field: &str) -> u64 {
+    v[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} missing in {v}"))
+}
+
+/// The output ends with an xdp_stats record, and everything adds up: the
+/// flows' packets and bytes plus the four categories equal the totals.
+fn assert_conserved(recs: &[Value]) -> Value {
+    let last = recs.last().expect("some output").clone();
+    assert_eq!(last["type"], "xdp_stats", "the output ends with the totals");
+    let (fp, fb) = sum(recs, |_| true);
+    let cats = ["untracked", "excluded", "non_ip", "malformed"];
+    let cp: u64 = cats.iter().map(|c| n(&last, &format!("{c}_packets"))).sum();
+    let cb: u64 = cats.iter().map(|c| n(&last, &format!("{c}_bytes"))).sum();
+    assert_eq!(fp + cp, n(&last, "packets"), "packets add up: {last}");
+    assert_eq!(fb + cb, n(&last, "bytes"), "bytes add up: {last}");
+    for f in flows(recs) {
+        assert!(n(f, "packets") > 0, "a flow record moved: {f}");
+    }
+    last
+}
+
+#[test]
+fn udp_over_ipv4_exact_counts_across_intervals() {
+    let pair = Pair::new(true);
+    let tool = pair.tool(&["--interval", "200ms"]);
+    let (src, dst) = (sa(V4_B, 40001), sa(V4_A, 9000));
+    pair.in_b(move || net::send_udp(src, dst, 12, 100));
+    thread::sleep(Duration::from_millis(500));
+    pair.in_b(move || net::send_udp(src, dst, 8, 100));
+    thread::sleep(Duration::from_millis(300));
+    let out = tool.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        sum(&out.records, udp(src, dst)),
+        (20, 20 * (ETH + IP4 + UDP + 100))
+    );
+    let records = flows(&out.records).filter(|f| udp(src, dst)(f)).count();
+    assert!(records >= 2, "deltas in two intervals, got {records}");
+    let f = flows(&out.records).find(|f| udp(src, dst)(f)).unwrap();
+    assert_eq!(f["iface"], pair.if_a.as_str());
+    assert!(f.get("icmp_type").is_none());
+    assert!(f["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_conserved(&out.records);
+}
+
+#[test]
+fn udp_over_ipv6_exact_counts() {
+    let pair = Pair::new(true);
+    let tool = pair.tool(&["--interval", "300ms"]);
+    let (src, dst) = (sa(V6_B, 40002), sa(V6_A, 9001));
+    pair.in_b(move || net::send_udp(src, dst, 15, 333));
+    thread::sleep(Duration::from_millis(400));
+    let out = tool.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        sum(&out.records, udp(src, dst)),
+        (15, 15 * (ETH + IP6 + UDP + 333))
+    );
+    assert_conserved(&out.records);
+}
+
+#[test]
+fn generic_mode_counts_the_same() {
+    let pair = Pair::new(true);
+    let tool = pair.tool(&["--mode", "generic", "--interval", "300ms"]);
+    assert!(
+        tool.stderr().contains("in generic mode"),
+        "{}",
+        tool.stderr()
+    );
+    let (src, dst) = (sa(V4_B, 40003), sa(V4_A, 9002));
+    pair.in_b(move || net::send_udp(src, dst, 10, 1000));
+    thread::sleep(Duration::from_millis(400));
+    let out = tool.stop();
+    assert_eq!(
+        sum(&out.records, udp(src, dst)),
+        (10, 10 * (ETH + IP4 + UDP + 1000))
+    );
+    assert_conserved(&out.records);
+}
+
+#[test]
+fn icmp_echo_has_type_and_code() {
+    let pair = Pair::new(true);
+    let tool = pair.tool(&["--interval", "300ms"]);
+    assert!(tool.stderr().contains("attached to"), "{}", tool.stderr());
+    pair.in_b(|| net::send_icmp_echo(V4_A, 7, 56));
+    thread::sleep(Duration::from_millis(400));
+    let out = tool.stop();
+    let echo = |f: &Value| {
+        f["proto"] == "icmp"
+            && f["src_ip"] == V4_B.to_string()
+            && f["dst_ip"] == V4_A.to_string()
+            && f["icmp_type"] == 8
+            && f["icmp_code"] == 0
+    };
+    assert_eq!(sum(&out.records, echo), (7, 7 * (ETH + IP4 + 8 + 56)));
+    let f = flows(&out.records).find(|f| echo(f)).unwrap();
+    assert!(
+        f.get("src_port").is_none() && f.get("dst_port").is_none(),
+        "{f}"
+    );
+    assert_conserved(&out.records);
+}
+
+#[test]
+fn tcp_transfer_matches_what_the_sender_put_on_the_wire() {
+    let pair = Pair::new(true);
+    let tool = pair.tool(&["--interval", "250ms"]);
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let server = net::spawn_in_ns(&pair.ns_a, move || {
+        let l = TcpListener::bind(sa(V4_A, 5201)).expect("listen");
+        ready_tx.send(()).unwrap();
+        let (mut s, _) = l.accept().expect("accept");
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).expect("read");
+        got.len()
+    });
+    ready.recv().unwrap();
+    let if_b = pair.if_b.clone();
+    let (port, wire) = pair.in_b(move || {
+        let cap = net::Capture::new(&if_b);
+        let mut c = TcpStream::connect(sa(V4_A, 5201)).expect("connect");
+        let port = c.local_addr().unwrap().port();
+        c.write_all(&vec![7u8; 300_000]).expect("write");
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap(); // until the server closes
+        drop(c);
+        thread::sleep(Duration::from_millis(300));
+        // Every TCP/IPv4 frame of this connection that B sent to A.
+        let wire = cap.count(|f| {
+            f.len() >= 38 && f[12..14] == [0x08, 0x00] && f[23] == 6 && {
+                let l4 = 14 + usize::from(f[14] & 15) * 4;
+                f.len() >= l4 + 4
+                    && u16::from_be_bytes([f[l4], f[l4 + 1]]) == port
+                    && u16::from_be_bytes([f[l4 + 2], f[l4 + 3]]) == 5201
+            }
+        });
+        (port, wire)
+    });
+    assert_eq!(server.join().unwrap(), 300_000);
+    let out = tool.stop();
+    let tcp = |f: &Value| {
+        f["proto"] == "tcp"
+            && f["src_ip"] == V4_B.to_string()
+            && f["src_port"] == port
+            && f["dst_port"] == 5201
+    };
+    assert!(wire.1 > 300_000, "the capture saw the transfer: {wire:?}");
+    assert_eq!(sum(&out.records, tcp), wire);
+    assert_conserved(&out.records);
+}
+
+#[test]
+fn conservation_with_a_tiny_table_and_many_flows() {
+    let pair = Pair::new(false); // nothing but our datagrams crosses
+    let tool = pair.tool(&["--max-flows", "4", "--interval", "100ms"]);
+    let dst = sa(V4_A, 9003);
+    pair.in_b(move || {
+        for i in 0..40 {
+            net::send_udp(sa(V4_B, 30000 + i), dst, 3, 64);
+        }
+    });
+    thread::sleep(Duration::from_millis(300));
+    let out = tool.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    let last = assert_conserved(&out.records);
+    for s in stats(&out.records) {
+        assert!(n(s, "flows") <= 4, "never more flows than --max-flows: {s}");
+    }
+    let frame = ETH + IP4 + UDP + 64;
+    let ours = sum(&out.records, |f| f["dst_port"] == 9003);
+    assert!(n(&last, "untracked_packets") > 0);
+    assert!(ours.0 >= 4 * 3, "the table was used: {ours:?}");
+    assert_eq!(ours.0 + n(&last, "untracked_packets"), 120);
+    assert_eq!(ours.1 + n(&last, "untracked_bytes"), 120 * frame);
+    assert_eq!(n(&last, "packets"), 120);
+    assert_eq!(
+        n(&last, "non_ip_packets") + n(&last, "malformed_packets"),
+        0
+    );
+}
+
+#[test]
+fn idle_flows_are_removed_and_their_room_reused() {
+    let pair = Pair::new(false);
+    let tool = pair.tool(&[
+        "--max-flows",
+        "2",
+        "--idle-timeout",
+        "1s",
+        "--interval",
+        "200ms",
+    ]);
+    let dst = sa(V4_A, 9004);
+    let first = [sa(V4_B, 31001), sa(V4_B, 31002)];
+    let second = [sa(V4_B, 31003), sa(V4_B, 31004)];
+    pair.in_b(move || first.map(|s| net::send_udp(s, dst, 5, 10)));
+    // Idle 1 s, then retired, then freed after the 1 s grace period.
+    thread::sleep(Duration::from_millis(3500));
+    pair.in_b(move || second.map(|s| net::send_udp(s, dst, 5, 10)));
+    thread::sleep(Duration::from_millis(400));
+    let out = tool.stop();
+    let last = assert_conserved(&out.records);
+    assert_eq!(n(&last, "untracked_packets"), 0, "room was reused: {last}");
+    for s in first.iter().chain(&second) {
+        assert_eq!(
+            sum(&out.records, udp(*s, dst)),
+            (5, 5 * (ETH + IP4 + UDP + 10))
+        );
+    }
+    let counts: Vec<u64> = stats(&out.records).iter().map(|s| n(s, "flows")).collect();
+    let emptied = counts.windows(2).any(|w| w[0] == 2 && w[1] == 0);
+    assert!(emptied, "flows went 2 → 0 → 2: {counts:?}");
+    assert_eq!(counts.last(), Some(&2));
+}
+
+#[test]
+fn excluded_sources_are_counted_but_make_no_flows() {
+    let pair = Pair::new(true);
+    net::sh(&[
+        "ip",
+        "-n",
+        &pair.ns_b,
+        "addr",
+        "add",
+        "10.200.0.3/24",
+        "dev",
+        &pair.if_b,
+    ]);
+    let tool = pair.tool(&[
+        "--exclude",
+        "10.200.0.2/32",
+        "--exclude",
+        "fd00:200::2/128",
+        "--interval",
+        "300ms",
+    ]);
+    let dst = sa(V4_A, 9005);
+    let kept = sa("10.200.0.3".parse::<IpAddr>().unwrap(), 32000);
+    pair.in_b(move || {
+        net::send_udp(sa(V4_B, 32000), dst, 5, 20);
+        net::send_udp(kept, dst, 4, 20);
+        net::send_udp(sa(V6_B, 32000), sa(V6_A, 9005), 3, 20);
+    });
+    thread::sleep(Duration::from_millis(400));
+    let out = tool.stop();
+    let last = assert_conserved(&out.records);
+    let from = |ip: String| move |f: &Value| f["src_ip"] == ip;
+    assert_eq!(sum(&out.records, from(V4_B.to_string())), (0, 0));
+    assert_eq!(sum(&out.records, from(V6_B.to_string())), (0, 0));
+    assert_eq!(
+        sum(&out.records, udp(kept, dst)),
+        (4, 4 * (ETH + IP4 + UDP + 20))
+    );
+    assert_eq!(n(&last, "excluded_packets"), 8);
+    assert_eq!(
+        n(&last, "excluded_bytes"),
+        5 * (ETH + IP4 + UDP + 20) + 3 * (ETH + IP6 + UDP + 20)
+    );
+}
+
+/// Ethernet (B → A) with VLAN tags, then UDP/IPv4 B → A with `payload` bytes.
+fn tagged_udp(tags: &[u16], sport: u16, dport: u16, payload: usize) -> Vec<u8> {
+    let mut f = net::MAC_A.to_vec();
+    f.extend_from_slice(&net::MAC_B);
+    for &tpid in tags {
+        f.extend_from_slice(&tpid.to_be_bytes());
+        f.extend_from_slice(&[0x00, 0x0a]); // VLAN 10
+    }
+    f.extend_from_slice(&[0x08, 0x00]);
+    let total = (IP4 + UDP) as u16 + payload as u16;
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0]);
+    f.extend_from_slice(&V4_B.octets());
+    f.extend_from_slice(&V4_A.octets());
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&(UDP as u16 + payload as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.resize(f.len() + payload, 0x33);
+    f
+}
+
+#[test]
+fn vlan_tagged_frames_and_ipv4_options() {
+    let pair = Pair::new(false);
+    let tool = pair.tool(&["--interval", "300ms"]);
+    let if_b = pair.if_b.clone();
+    let dot1q = tagged_udp(&[0x8100], 7000, 7001, 50);
+    let qinq = tagged_udp(&[0x88a8, 0x8100], 7002, 7003, 50);
+    let (l1, l2) = (dot1q.len() as u64, qinq.len() as u64);
+    pair.in_b(move || {
+        net::send_frames(
+            &if_b,
+            &[dot1q.clone(), dot1q.clone(), dot1q, qinq.clone(), qinq],
+        );
+        // NOP, NOP, NOP, end of options: a 24-byte IPv4 header.
+        net::send_udp_with_ip_options(sa(V4_B, 7004), sa(V4_A, 7005), 4, 30, &[1, 1, 1, 0]);
+    });
+    thread::sleep(Duration::from_millis(400));
+    let out = tool.stop();
+    assert_conserved(&out.records);
+    assert_eq!(l1, ETH + 4 + IP4 + UDP + 50);
+    assert_eq!(
+        sum(&out.records, udp(sa(V4_B, 7000), sa(V4_A, 7001))),
+        (3, 3 * l1)
+    );
+    assert_eq!(
+        sum(&out.records, udp(sa(V4_B, 7002), sa(V4_A, 7003))),
+        (2, 2 * l2)
+    );
+    assert_eq!(
+        sum(&out.records, udp(sa(V4_B, 7004), sa(V4_A, 7005))),
+        (4, 4 * (ETH + 24 + UDP + 30))
+    );
+}
+
+#[test]
+fn sigkill_leaves_nothing_attached() {
+    let pair = Pair::new(true);
+    let tool = pair.tool(&[]);
+    assert!(pair.has_xdp(), "attached: {}", pair.link_details());
+    tool.signal(libc::SIGKILL);
+    let out = tool.wait();
+    assert!(!out.status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pair.has_xdp() {
+        assert!(
+            Instant::now() < deadline,
+            "still attached: {}",
+            pair.link_details()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    // And the interface takes a new program at once.
+    let again = pair.tool(&[]);
+    assert!(again.stop().status.success());
+    assert!(!pair.has_xdp());
+}
+
+#[test]
+fn a_busy_interface_is_left_untouched() {
+    let pair = Pair::new(true);
+    let first = pair.tool(&["--interval", "200ms"]);
+    let before = pair.link_details();
+    for mode in ["auto", "native", "generic"] {
+        let (st, stdout, stderr) =
+            net::run_tool(Some(&pair.ns_a), &["xdp", &pair.if_a, "--mode", mode]);
+        assert_eq!(st.code(), Some(1), "--mode {mode}: {stderr}");
+        assert!(stdout.is_empty());
+        assert!(
+            stderr.contains(&pair.if_a) && stderr.contains("already has an XDP program"),
+            "--mode {mode}: {stderr}"
+        );
+    }
+    assert_eq!(pair.link_details(), before, "the attachment did not change");
+    // The first one still counts.
+    let (src, dst) = (sa(V4_B, 40005), sa(V4_A, 9006));
+    pair.in_b(move || net::send_udp(src, dst, 6, 10));
+    thread::sleep(Duration::from_millis(300));
+    let out = first.stop();
+    assert_eq!(sum(&out.records, udp(src, dst)).0, 6);
+}
+
+#[test]
+fn stops_cleanly_on_sigterm_and_duration() {
+    let pair = Pair::new(true);
+    let tool = pair.tool(&["--interval", "10s"]);
+    tool.signal(libc::SIGTERM);
+    let out = tool.wait();
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_conserved(&out.records); // the final interval
+    let t = Instant::now();
+    let (st, stdout, stderr) = net::run_tool(
+        Some(&pair.ns_a),
+        &[
+            "xdp",
+            &pair.if_a,
+            "--duration",
+            "700ms",
+            "--interval",
+            "500ms",
+        ],
+    );
+    assert!(st.success(), "{stderr}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    let recs: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        stats(&recs).len(),
+        2,
+        "one interval, then the final one: {stdout}"
+    );
+    assert!(!pair.has_xdp());
+}
+
+#[test]
+fn missing_interface_and_bad_values() {
+    let (st, stdout, stderr) = net::run_tool(None, &["xdp", "nosuchif0"]);
+    assert_eq!(st.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("`nosuchif0`"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    for (args, names) in [
+        (&["--exclude", "10.0.0.0/33"][..], "10.0.0.0/33"),
+        (&["--exclude", "10.0.0"][..], "10.0.0"),
+        (&["--interval", "5x"][..], "5x"),
+        (&["--idle-timeout", "0s"][..], "0s"),
+        (&["--max-flows", "0"][..], "--max-flows"),
+        (&["--max-flows", "lots"][..], "lots"),
+        (&["--mode", "turbo"][..], "turbo"),
+    ] {
+        let mut all = vec!["xdp", "lo"];
+        all.extend_from_slice(args);
+        let (st, _, stderr) = net::run_tool(None, &all);
+        assert_eq!(st.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(names), "{args:?} named: {stderr}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_the_run_cleanly() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let pair = Pair::new(true);
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &pair.ns_a, net::BIN, "xdp", &pair.if_a])
+        .args(["--interval", "100ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ebpf-jsonl");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap(); // then the pipe's read end closes
+    assert!(first.contains("\"type\":"), "{first}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after its stdout closed");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    assert!(!pair.has_xdp());
+}
