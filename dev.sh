@@ -3,6 +3,7 @@
 #   ./dev.sh run exec [FLAGS]   install what is missing, build (release), run ebpf-jsonl
 #   ./dev.sh test               install what is missing, then fmt, clippy and the whole test suite
 #   ./dev.sh bench [ARGS]       install what is missing, then the side-by-side benchmarks
+#                               (ARGS go to the exec storm: --seconds N --rounds N)
 #   ./dev.sh deps               only install what is missing
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -67,11 +68,12 @@ test)
 bench)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"
     need_cargo
+    cargo bench --bench exec_storm -- "$@"
     cargo build --release --quiet
-    exec cargo run --release --quiet --example bench -- "$@"
+    ./target/release/ebpf-jsonl xdp-bench
     ;;
 *)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

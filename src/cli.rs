@@ -23,10 +23,38 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// One JSON object per process execution, with the full argv
+    #[command(after_help = "Examples:\n  \
+        sudo ebpf-jsonl exec | jq -c 'select(.comm == \"curl\")'\n  \
+        sudo ebpf-jsonl exec --exits --failed --output /var/log/ebpf-jsonl/exec.jsonl\n  \
+        sudo ebpf-jsonl exec --cgroup /system.slice/nginx.service --match 'curl .*http'\n  \
+        sudo ebpf-jsonl exec --pid $$ --exits   # this shell and what it starts")]
     Exec(ExecArgs),
 
     /// Per-flow packet and byte counts of what arrives on a network interface (XDP)
+    #[command(after_help = "Examples:\n  \
+        sudo ebpf-jsonl xdp eth0 > counts.jsonl\n  \
+        sudo ebpf-jsonl xdp eth0 --interval 10s --exclude 10.0.0.0/8 --exclude fd00::/8\n  \
+        jq -s 'map(select(.type==\"flow\")) | group_by(.src_ip) | map({ip: .[0].src_ip, bytes: (map(.bytes)|add)})' counts.jsonl")]
     Xdp(XdpArgs),
+
+    /// Says what this host allows: BTF, privileges, hooks, ring buffer, XDP; exit 0 if exec and xdp can run
+    #[command(
+        after_help = "Examples:\n  sudo ebpf-jsonl check | jq .\n  sudo ebpf-jsonl check --iface eth0 | jq '.xdp_attach'"
+    )]
+    Check(CheckArgs),
+
+    /// Prints the JSON Schema (draft 2020-12) of every record type, or of one
+    Schema(SchemaArgs),
+
+    /// Prints a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Example:\n  ebpf-jsonl completions bash > /etc/bash_completion.d/ebpf-jsonl"
+    )]
+    Completions(CompletionsArgs),
+
+    /// Prints the man page (roff)
+    #[command(after_help = "Example:\n  ebpf-jsonl man > /usr/local/share/man/man1/ebpf-jsonl.1")]
+    Man,
 
     /// Measures the XDP program per packet against baselines, and the table drain
     #[command(hide = true)]
@@ -40,9 +68,38 @@ pub struct Common {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
+    /// Append records to this file instead of stdout (created 0640; SIGHUP reopens it)
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<std::path::PathBuf>,
+
     /// Print libbpf's own diagnostics on stderr
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Also try attaching XDP (native and generic, then detach) to this interface
+    #[arg(long, value_name = "IFACE")]
+    pub iface: Option<String>,
+
+    /// Print libbpf's own diagnostics on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// One record type: exec, exit, lost, flow or xdp_stats (default: all)
+    #[arg(value_name = "TYPE", value_parser = clap::builder::PossibleValuesParser::new(crate::schema::TYPES))]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -24,20 +24,42 @@ fn effective_caps() -> u64 {
         .unwrap_or(0)
 }
 
+/// The privileges that matter for loading BPF.
+#[derive(Clone, Copy, Debug)]
+pub struct Caps {
+    pub euid: u32,
+    pub bpf: bool,
+    pub perfmon: bool,
+    pub net_admin: bool,
+    pub sys_admin: bool,
+}
+
+pub fn caps() -> Caps {
+    let eff = effective_caps();
+    let has = |c: u32| eff & (1 << c) != 0;
+    Caps {
+        // SAFETY: geteuid cannot fail.
+        euid: unsafe { libc::geteuid() },
+        bpf: has(CAP_BPF),
+        perfmon: has(CAP_PERFMON),
+        net_admin: has(CAP_NET_ADMIN),
+        sys_admin: has(CAP_SYS_ADMIN),
+    }
+}
+
 /// Fails with one line naming what is missing, before libbpf tries anything.
 pub fn check_privileges(need_net_admin: bool) -> Result<(), Error> {
-    let caps = effective_caps();
-    let has = |c: u32| caps & (1 << c) != 0;
+    let c = caps();
     let mut missing = Vec::new();
-    if !has(CAP_SYS_ADMIN) {
-        if !has(CAP_BPF) {
+    if !c.sys_admin {
+        if !c.bpf {
             missing.push("CAP_BPF");
         }
-        if !has(CAP_PERFMON) {
+        if !c.perfmon {
             missing.push("CAP_PERFMON");
         }
     }
-    if need_net_admin && !has(CAP_NET_ADMIN) {
+    if need_net_admin && !c.net_admin {
         missing.push("CAP_NET_ADMIN");
     }
     if missing.is_empty() {

@@ -1,5 +1,6 @@
 //! ebpf-jsonl: eBPF programs in the kernel, newline-delimited JSON on stdout.
 
+mod check;
 mod cli;
 mod clock;
 mod error;
@@ -8,6 +9,7 @@ mod kernel;
 mod output;
 mod pipeline;
 mod record;
+mod schema;
 mod xdp;
 
 use clap::Parser;
@@ -41,6 +43,35 @@ fn run() -> i32 {
         Command::Xdp(a) => {
             kernel::capture_libbpf_log(a.common.verbose);
             xdp::run(a)
+        }
+        Command::Check(a) => {
+            kernel::capture_libbpf_log(a.verbose);
+            match check::run(a) {
+                Ok(true) => Ok(()),
+                Ok(false) => return exit::FAILURE,
+                Err(e) => Err(e),
+            }
+        }
+        Command::Schema(a) => {
+            let v = match &a.kind {
+                Some(k) => schema::of(k).expect("clap checked the type"),
+                None => schema::all(),
+            };
+            output::print_json(&v)
+        }
+        Command::Completions(a) => {
+            use clap::CommandFactory;
+            let mut text = Vec::new();
+            clap_complete::generate(a.shell, &mut Cli::command(), "ebpf-jsonl", &mut text);
+            output::print_bytes(&text)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut text = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut text)
+                .map_err(|e| error::Error::Failure(format!("rendering the man page: {e}")))
+                .and_then(|_| output::print_bytes(&text))
         }
         Command::XdpBench(a) => {
             kernel::capture_libbpf_log(false);

@@ -1,10 +1,16 @@
-//! The writer thread: the only code that writes to stdout. Records are
-//! serialised into a large buffer that is flushed whenever the queue is
-//! momentarily empty, so a quiet stream shows each line at once and a busy one
-//! is written in large blocks. A closed stdout is a normal end.
+//! The writer thread: the only code that writes records. They go to stdout,
+//! or with `--output PATH` appended to a file that SIGHUP reopens (so
+//! logrotate works). Records are serialised into a large buffer that is
+//! flushed whenever the queue is momentarily empty, so a quiet stream shows
+//! each line at once and a busy one is written in large blocks. A closed
+//! stdout is a normal end.
 
-use std::io::{self, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -25,20 +31,185 @@ pub enum End {
     Closed,
 }
 
-pub fn spawn_writer(rx: RecordReceiver) -> JoinHandle<io::Result<End>> {
+/// Where records go.
+pub enum Dest {
+    Stdout,
+    /// An output file, already opened (so a bad path fails before attaching).
+    File(FileSink),
+}
+
+impl Dest {
+    /// `--output PATH` if given, else stdout.
+    pub fn new(path: Option<&Path>) -> Result<Dest, Error> {
+        match path {
+            None => Ok(Dest::Stdout),
+            Some(p) => {
+                let sink = FileSink::open(p).map_err(|e| {
+                    Error::Usage(format!(
+                        "--output {}: cannot open it for appending: {e}",
+                        p.display()
+                    ))
+                })?;
+                install_reopen_handler();
+                Ok(Dest::File(sink))
+            }
+        }
+    }
+}
+
+/// What the writer writes to.
+pub trait Sink: Write {
+    /// Asked while idle: has the consumer gone away?
+    fn closed(&self) -> bool {
+        false
+    }
+    /// Asked between batches, after a flush.
+    fn maybe_reopen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink for io::Sink {}
+impl Sink for Vec<u8> {}
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn closed(&self) -> bool {
+        (**self).closed()
+    }
+    fn maybe_reopen(&mut self) -> io::Result<()> {
+        (**self).maybe_reopen()
+    }
+}
+
+struct StdoutSink {
+    fd: i32,
+    out: BufWriter<io::StdoutLock<'static>>,
+}
+
+impl Write for StdoutSink {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.out.write(b)
+    }
+    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        self.out.write_all(b)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Sink for StdoutSink {
+    /// True when stdout is a pipe or socket whose reader has gone.
+    fn closed(&self) -> bool {
+        let mut p = libc::pollfd {
+            fd: self.fd,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        n == 1 && p.revents & (libc::POLLERR | libc::POLLHUP) != 0
+    }
+}
+
+/// Set by SIGHUP: reopen the output file at the next batch boundary.
+static REOPEN: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_hup(_: libc::c_int) {
+    REOPEN.store(true, Ordering::Relaxed);
+}
+
+fn install_reopen_handler() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_hup as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigaction(libc::SIGHUP, &sa, std::ptr::null_mut());
+    }
+}
+
+/// An output file opened for appending (created 0640, never truncated).
+/// Lines are only ever split across a reopen at a batch boundary, after a
+/// flush, so each line lands whole in one file.
+pub struct FileSink {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl FileSink {
+    pub fn open(path: &Path) -> io::Result<FileSink> {
+        let f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o640)
+            .open(path)?;
+        Ok(FileSink {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(BUF_BYTES, f),
+        })
+    }
+}
+
+impl Write for FileSink {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.out.write(b)
+    }
+    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        self.out.write_all(b)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Sink for FileSink {
+    fn maybe_reopen(&mut self) -> io::Result<()> {
+        if REOPEN.swap(false, Ordering::Relaxed) {
+            self.out.flush()?;
+            *self = FileSink::open(&self.path.clone())?;
+        }
+        Ok(())
+    }
+}
+
+pub fn spawn_writer(rx: RecordReceiver, dest: Dest) -> JoinHandle<io::Result<End>> {
     std::thread::Builder::new()
         .name("writer".into())
         .spawn(move || {
-            let stdout = io::stdout();
-            let fd = stdout.as_raw_fd();
-            let out = io::BufWriter::with_capacity(BUF_BYTES, stdout.lock());
-            let end = write_all(rx, out, || peer_closed(fd));
+            let end = match dest {
+                Dest::Stdout => {
+                    let stdout = io::stdout();
+                    let fd = stdout.as_raw_fd();
+                    let out = BufWriter::with_capacity(BUF_BYTES, stdout.lock());
+                    write_all(rx, StdoutSink { fd, out })
+                }
+                Dest::File(f) => write_all(rx, f),
+            };
             if matches!(end, Ok(End::Closed)) {
                 request_shutdown();
             }
             end
         })
         .expect("spawn writer thread")
+}
+
+/// Prints one JSON value on stdout (for `check` and `schema`).
+pub fn print_json(v: &serde_json::Value) -> Result<(), Error> {
+    let mut text = serde_json::to_vec(v).expect("a JSON value serialises");
+    text.push(b'\n');
+    print_bytes(&text)
+}
+
+/// Writes `text` to stdout; a closed stdout is not an error.
+pub fn print_bytes(text: &[u8]) -> Result<(), Error> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Error::Failure(format!("writing to stdout failed: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Waits for the writer; a closed stdout is a normal end.
@@ -50,18 +221,18 @@ pub fn finish(writer: JoinHandle<io::Result<End>>) -> Result<(), Error> {
     }
 }
 
-/// Writes every record until the reader hangs up. `closed` is asked while idle,
-/// so a consumer that went away is noticed without waiting for the next record.
-pub fn write_all<W: Write>(
-    rx: RecordReceiver,
-    mut out: W,
-    closed: impl Fn() -> bool,
-) -> io::Result<End> {
+/// Writes every record until the reader hangs up. The sink is asked while
+/// idle whether its consumer went away (so that is noticed without waiting for
+/// the next record), and between batches whether to reopen.
+pub fn write_all<W: Sink>(rx: RecordReceiver, mut out: W) -> io::Result<End> {
     let res: io::Result<End> = (|| loop {
         let rec = match rx.rx.recv_timeout(Duration::from_millis(100)) {
             Ok(r) => r,
-            Err(RecvTimeoutError::Timeout) if closed() => return Ok(End::Closed),
-            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Timeout) if out.closed() => return Ok(End::Closed),
+            Err(RecvTimeoutError::Timeout) => {
+                out.maybe_reopen()?;
+                continue;
+            }
             Err(RecvTimeoutError::Disconnected) => {
                 out.flush()?;
                 return Ok(End::Drained);
@@ -77,23 +248,12 @@ pub fn write_all<W: Write>(
             next = rx.rx.try_recv().ok();
         }
         out.flush()?;
+        out.maybe_reopen()?;
     })();
     match res {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(End::Closed),
         other => other,
     }
-}
-
-/// True when stdout is a pipe or socket whose reader has gone.
-fn peer_closed(fd: i32) -> bool {
-    let mut p = libc::pollfd {
-        fd,
-        events: 0,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, zero timeout.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n == 1 && p.revents & (libc::POLLERR | libc::POLLHUP) != 0
 }
 
 #[cfg(test)]
@@ -115,7 +275,7 @@ mod tests {
         }
         tx.finish();
         let mut buf = Vec::new();
-        assert_eq!(write_all(rx, &mut buf, || false).unwrap(), End::Drained);
+        assert_eq!(write_all(rx, &mut buf).unwrap(), End::Drained);
         let text = String::from_utf8(buf).unwrap();
         let counts: Vec<u64> = text
             .lines()
@@ -131,6 +291,7 @@ mod tests {
     #[test]
     fn broken_pipe_is_a_normal_end() {
         struct Closed;
+        impl Sink for Closed {}
         impl Write for Closed {
             fn write(&mut self, _: &[u8]) -> io::Result<usize> {
                 Err(io::ErrorKind::BrokenPipe.into())
@@ -146,6 +307,30 @@ mod tests {
             reason: LostReason::ConsumerSlow,
         }));
         tx.flush();
-        assert_eq!(write_all(rx, Closed, || false).unwrap(), End::Closed);
+        assert_eq!(write_all(rx, Closed).unwrap(), End::Closed);
+    }
+
+    #[test]
+    fn output_file_is_appended_and_reopened_on_request() {
+        let dir = std::env::temp_dir().join(format!("ebpf-jsonl-out-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.jsonl");
+        std::fs::write(&path, "{\"old\":1}\n").unwrap();
+        let mut sink = FileSink::open(&path).unwrap();
+        sink.write_all(b"{\"a\":1}\n").unwrap();
+        // logrotate: rename, then SIGHUP.
+        std::fs::rename(&path, dir.join("out.jsonl.1")).unwrap();
+        REOPEN.store(true, Ordering::Relaxed);
+        sink.maybe_reopen().unwrap();
+        sink.write_all(b"{\"b\":2}\n").unwrap();
+        sink.flush().unwrap();
+        let old = std::fs::read_to_string(dir.join("out.jsonl.1")).unwrap();
+        let new = std::fs::read_to_string(&path).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(old, "{\"old\":1}\n{\"a\":1}\n", "appended, never truncated");
+        assert_eq!(new, "{\"b\":2}\n");
+        assert_eq!(mode, 0o640);
     }
 }

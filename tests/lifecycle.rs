@@ -191,3 +191,64 @@ fn full_ring_buffer_is_counted() {
     assert_eq!(f.records.iter().filter(|v| has_arg(v, &m)).count(), 0);
     assert!(lost(&f.records, "ringbuf_full") >= 20);
 }
+
+fn lines_of(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("broken line ({e}): {l}")))
+        .collect()
+}
+
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn output_file_appends_and_sighup_reopens_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(marker("output"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("exec.jsonl");
+    let rotated = dir.join("exec.jsonl.1");
+    std::fs::write(&path, "{\"type\":\"earlier\"}\n").unwrap();
+
+    let p = path.to_str().unwrap();
+    let t = Tracer::start(&["exec", "--output", p]);
+    let m1 = marker("before-rotate");
+    run(Command::new("/bin/true").arg(&m1));
+    wait_until("the first record in the file", || {
+        lines_of(&path).iter().any(|v| has_arg(v, &m1))
+    });
+    // logrotate: rename, then SIGHUP; the tool opens a new file at the path.
+    std::fs::rename(&path, &rotated).unwrap();
+    t.signal(libc::SIGHUP);
+    wait_until("the reopened file", || path.exists());
+    let m2 = marker("after-rotate");
+    run(Command::new("/bin/true").arg(&m2));
+    wait_until("the second record in the new file", || {
+        lines_of(&path).iter().any(|v| has_arg(v, &m2))
+    });
+    let f = t.stop();
+    assert_eq!(f.status.code(), Some(0), "stderr:\n{}", f.stderr);
+    assert!(f.records.is_empty(), "nothing on stdout with --output");
+
+    let old = lines_of(&rotated);
+    let new = lines_of(&path);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(old[0]["type"], "earlier", "appended, never truncated");
+    assert_eq!(old.iter().filter(|v| has_arg(v, &m1)).count(), 1);
+    assert_eq!(new.iter().filter(|v| has_arg(v, &m2)).count(), 1);
+    assert!(!old.iter().any(|v| has_arg(v, &m2)), "no line twice");
+    assert!(!new.iter().any(|v| has_arg(v, &m1)), "no line twice");
+    assert_eq!(mode, 0o640);
+
+    let (st, _, err) = run_tool(&["exec", "--output", "/nonexistent-dir/x.jsonl"]);
+    assert_eq!(st.code(), Some(2));
+    assert!(err.contains("/nonexistent-dir/x.jsonl"), "{err}");
+}

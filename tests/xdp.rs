@@ -3,6 +3,7 @@
 //! and checks the records against what was sent: exact per-flow counts, and
 //! totals that add up. Needs root; fails (never skips) if it cannot attach.
 
+mod common;
 #[path = "common/net.rs"]
 mod net;
 
@@ -445,7 +446,11 @@ fn stops_cleanly_on_sigterm_and_duration() {
     assert!(t.elapsed() < Duration::from_secs(5));
     let recs: Vec<Value> = stdout
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| {
+            let v = serde_json::from_str(l).unwrap();
+            common::validate(&v);
+            v
+        })
         .collect();
     assert_eq!(
         stats(&recs).len(),
@@ -509,4 +514,28 @@ fn a_closed_stdout_ends_the_run_cleanly() {
     };
     assert!(status.success(), "{status}");
     assert!(!pair.has_xdp());
+}
+
+#[test]
+fn check_tries_xdp_on_an_interface_and_leaves_it_clean() {
+    let pair = net::Pair::new(false);
+    let (st, out, err) = net::run_tool(Some(&pair.ns_a), &["check", "--iface", &pair.if_a]);
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    assert_eq!(st.code(), Some(0), "{v:#}");
+    assert_eq!(v["xdp_attach"]["iface"], pair.if_a.as_str());
+    // veth takes both native and generic XDP.
+    assert_eq!(v["xdp_attach"]["generic"]["attaches"], true, "{v:#}");
+    assert_eq!(v["xdp_attach"]["native"]["attaches"], true, "{v:#}");
+    assert_eq!(v["xdp"]["can_run"], true);
+    assert!(!pair.has_xdp(), "check detaches what it tried");
+
+    // An interface that is not there: xdp cannot run, and check says so.
+    let (st, out, _) = net::run_tool(Some(&pair.ns_a), &["check", "--iface", "nosuchif0"]);
+    assert_eq!(st.code(), Some(1));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["xdp"]["can_run"], false);
+    assert!(v["xdp_attach"]["native"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("nosuchif0"));
 }

@@ -42,6 +42,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
     }
     crate::kernel::check_privileges(false)?;
     crate::kernel::raise_memlock();
+    let dest = output::Dest::new(args.common.output.as_deref())?;
     let cfg = attach::Config {
         argv_cap: args.max_argv_bytes,
         max_args: args.max_args,
@@ -57,7 +58,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
     let att = attach::load_and_attach(&mut objs, &cfg)?;
 
     let (tx, rx) = pipeline::channel();
-    let writer = output::spawn_writer(rx);
+    let writer = output::spawn_writer(rx, dest);
     let tx = RefCell::new(tx);
     let clock = RefCell::new(BootClock::new());
     let mut shaper = Shaper {

@@ -213,7 +213,7 @@ fn timed_interval(t: &mut Table) -> Result<Timing, Error> {
     let queue = rx.rx.clone();
     let writer = std::thread::spawn(move || {
         let cpu = thread_cpu();
-        crate::output::write_all(rx, io::sink(), || false).map(|_| thread_cpu() - cpu)
+        crate::output::write_all(rx, io::sink()).map(|_| thread_cpu() - cpu)
     });
     let iface: Arc<str> = "bench0".into();
     let mut out = Paced {

@@ -2,7 +2,7 @@
 //! moved (its deltas) and one cumulative `xdp_stats` record; every packet the
 //! program saw is in exactly one flow or category, so the sums add up.
 
-mod attach;
+pub mod attach;
 pub mod bench;
 mod drain;
 #[cfg(test)]
@@ -50,6 +50,7 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
     let ifindex = attach::ifindex(&args.iface)?;
     crate::kernel::check_privileges(true)?;
     crate::kernel::raise_memlock();
+    let dest = output::Dest::new(args.common.output.as_deref())?;
     let mut obj = MaybeUninit::uninit();
     let mut skel = attach::load(
         &mut obj,
@@ -67,7 +68,7 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
 
     let (tx, rx) = pipeline::channel();
     let queue = rx.rx.clone();
-    let writer = output::spawn_writer(rx);
+    let writer = output::spawn_writer(rx, dest);
     let mut out = Paced {
         tx,
         queue,

@@ -7,13 +7,31 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ebpf-jsonl");
+
+/// Checks a record against `ebpf-jsonl schema` (JSON Schema 2020-12), so the
+/// schema and the output cannot drift: every record a test sees goes here.
+pub fn validate(v: &Value) {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let validator = SCHEMA.get_or_init(|| {
+        let out = Command::new(BIN)
+            .arg("schema")
+            .output()
+            .expect("ebpf-jsonl schema");
+        assert!(out.status.success(), "ebpf-jsonl schema failed");
+        let schema: Value = serde_json::from_slice(&out.stdout).expect("schema is JSON");
+        jsonschema::draft202012::new(&schema).expect("a valid draft 2020-12 schema")
+    });
+    if let Err(e) = validator.validate(v) {
+        panic!("record does not match the schema: {e}\n{v}");
+    }
+}
 
 /// A marker unique to this test process and call.
 pub fn marker(tag: &str) -> String {
@@ -132,6 +150,7 @@ impl Tracer {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.records.recv_timeout(left) {
                 Ok(v) => {
+                    validate(&v);
                     let hit = pred(&v);
                     self.seen.push(v);
                     if hit {
@@ -179,6 +198,7 @@ impl Tracer {
         };
         let mut records = std::mem::take(&mut self.seen);
         while let Ok(v) = self.records.recv_timeout(Duration::from_secs(5)) {
+            validate(&v);
             records.push(v);
         }
         thread::sleep(Duration::from_millis(50));

@@ -561,7 +561,11 @@ impl Tool {
             .unwrap_or_default();
         let records = text
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .map(|l| {
+                let v = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+                crate::common::validate(&v);
+                v
+            })
             .collect();
         thread::sleep(Duration::from_millis(50));
         Finished {

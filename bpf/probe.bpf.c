@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Empty programs for `ebpf-jsonl check`: one per kind of hook, each loaded
+ * and attached on its own to see what this kernel allows. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} probe_rb SEC(".maps");
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(probe_tp_btf)
+{
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(probe_raw_tp)
+{
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int probe_tracepoint(void *ctx)
+{
+	return 0;
+}
+
+SEC("kprobe/do_exit")
+int BPF_KPROBE(probe_kprobe)
+{
+	return 0;
+}
+
+SEC("fentry/do_exit")
+int BPF_PROG(probe_fentry)
+{
+	return 0;
+}
+
+/* Loads only if the kernel has BPF ring buffers (5.8+). */
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(probe_ringbuf)
+{
+	bpf_ringbuf_output(&probe_rb, &ctx, 0, 0);
+	return 0;
+}
+
+SEC("xdp")
+int probe_xdp(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}

@@ -1,0 +1,248 @@
+//! JSON Schema (draft 2020-12) of every record type: `ebpf-jsonl schema
+//! [TYPE]`. The test suite validates every record it sees against these, so
+//! schema and output cannot drift.
+
+use serde_json::{json, Map, Value};
+
+pub const TYPES: [&str; 5] = ["exec", "exit", "lost", "flow", "xdp_stats"];
+
+const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
+
+fn timestamp() -> Value {
+    json!({
+        "type": "string",
+        "description": "UTC wall-clock time of the event, RFC3339 with nanoseconds and Z",
+        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z$"
+    })
+}
+
+fn uint(bits: u32, description: &str) -> Value {
+    let max: u64 = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    json!({"type": "integer", "minimum": 0, "maximum": max, "description": description})
+}
+
+fn string(description: &str) -> Value {
+    json!({"type": "string", "description": description})
+}
+
+fn nullable_string(description: &str) -> Value {
+    json!({"type": ["string", "null"], "description": description})
+}
+
+fn ip(description: &str) -> Value {
+    json!({"type": "string", "description": description,
+           "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
+}
+
+/// One record type: all `required` fields, plus `optional` ones, nothing else.
+fn object(
+    kind: &str,
+    description: &str,
+    required: Vec<(&str, Value)>,
+    optional: Vec<(&str, Value)>,
+) -> Value {
+    let mut props = Map::new();
+    props.insert("type".into(), json!({"const": kind}));
+    let mut names = vec![Value::from("type")];
+    for (k, v) in required {
+        names.push(Value::from(k));
+        props.insert(k.into(), v);
+    }
+    for (k, v) in optional {
+        props.insert(k.into(), v);
+    }
+    json!({
+        "$schema": DRAFT,
+        "$id": format!("https://ebpf-jsonl.invalid/schema/{kind}.json"),
+        "title": format!("ebpf-jsonl {kind} record"),
+        "description": description,
+        "type": "object",
+        "properties": props,
+        "required": names,
+        "additionalProperties": false
+    })
+}
+
+pub fn of(kind: &str) -> Option<Value> {
+    Some(match kind {
+        "exec" => object(
+            "exec",
+            "One execve/execveat: successful (ret 0) or, with --failed, failed (ret < 0).",
+            vec![
+                ("timestamp", timestamp()),
+                ("pid", uint(32, "thread-group id")),
+                ("tid", uint(32, "the thread that called exec")),
+                ("ppid", uint(32, "the real parent's thread-group id")),
+                ("uid", uint(32, "real user id")),
+                ("gid", uint(32, "real group id")),
+                (
+                    "comm",
+                    string("the new program's name (the caller's for a failed exec)"),
+                ),
+                (
+                    "filename",
+                    string("the path exactly as passed to execve/execveat"),
+                ),
+                (
+                    "args",
+                    json!({"type": "array", "items": {"type": "string"},
+                                "description": "argv, element for element"}),
+                ),
+                ("args_truncated", json!({"type": "boolean"})),
+                (
+                    "ret",
+                    json!({"type": "integer", "maximum": 0,
+                               "description": "0, or the negative errno of a failed exec"}),
+                ),
+                (
+                    "error",
+                    json!({"type": ["string", "null"], "pattern": "^E[A-Z0-9]+$",
+                                 "description": "errno name of a failed exec, else null"}),
+                ),
+                (
+                    "exec_id",
+                    json!({"type": "string", "pattern": "^[0-9]+-[0-9]+$",
+                                   "description": "pairs the exec with its exit"}),
+                ),
+                ("cgroup_id", uint(64, "cgroup v2 id")),
+                (
+                    "cgroup",
+                    nullable_string("cgroup v2 path relative to the hierarchy root"),
+                ),
+                (
+                    "container_id",
+                    json!({"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"}),
+                ),
+                ("mntns", uint(32, "mount namespace inode")),
+                ("pidns", uint(32, "pid namespace inode")),
+            ],
+            vec![],
+        ),
+        "exit" => object(
+            "exit",
+            "A process (thread group) ended (exec --exits).",
+            vec![
+                ("timestamp", timestamp()),
+                ("pid", uint(32, "thread-group id")),
+                ("ppid", uint(32, "the real parent's thread-group id")),
+                ("uid", uint(32, "real user id")),
+                ("comm", string("program name")),
+                (
+                    "exit_code",
+                    uint(8, "status the parent's wait() sees; 128+signal if killed"),
+                ),
+                (
+                    "signal",
+                    json!({"type": ["string", "null"], "pattern": "^SIG[A-Z0-9+]+$"}),
+                ),
+                ("core_dumped", json!({"type": "boolean"})),
+                ("duration_ns", uint(64, "time since the process was forked")),
+                (
+                    "exec_id",
+                    json!({"type": "string", "pattern": "^[0-9]+-[0-9]+$"}),
+                ),
+            ],
+            vec![],
+        ),
+        "lost" => object(
+            "lost",
+            "Events the tool could not deliver.",
+            vec![
+                ("timestamp", timestamp()),
+                ("count", json!({"type": "integer", "minimum": 1})),
+                ("reason", json!({"enum": ["ringbuf_full", "consumer_slow"]})),
+            ],
+            vec![],
+        ),
+        "flow" => object(
+            "flow",
+            "Packets and bytes of one flow within one interval (xdp).",
+            vec![
+                ("timestamp", timestamp()),
+                ("iface", string("interface name")),
+                (
+                    "proto",
+                    json!({"type": "string",
+                                 "pattern": "^(tcp|udp|icmp|icmpv6|[0-9]{1,3})$"}),
+                ),
+                ("src_ip", ip("source address")),
+                ("dst_ip", ip("destination address")),
+                ("packets", uint(64, "packets in the interval")),
+                (
+                    "bytes",
+                    uint(64, "bytes in the interval, L2 header included"),
+                ),
+            ],
+            vec![
+                ("src_port", uint(16, "TCP/UDP only")),
+                ("dst_port", uint(16, "TCP/UDP only")),
+                ("icmp_type", uint(8, "ICMP/ICMPv6 only")),
+                ("icmp_code", uint(8, "ICMP/ICMPv6 only")),
+            ],
+        ),
+        "xdp_stats" => {
+            let mut fields = vec![
+                ("timestamp", timestamp()),
+                ("iface", string("interface name")),
+                ("packets", uint(64, "every packet seen since start")),
+                ("bytes", uint(64, "every byte seen since start")),
+                ("flows", uint(64, "flows tracked now")),
+            ];
+            for k in [
+                "untracked_packets",
+                "untracked_bytes",
+                "excluded_packets",
+                "excluded_bytes",
+                "non_ip_packets",
+                "non_ip_bytes",
+                "malformed_packets",
+                "malformed_bytes",
+            ] {
+                fields.push((k, uint(64, "cumulative since start")));
+            }
+            object(
+                "xdp_stats",
+                "Totals after each interval (xdp).",
+                fields,
+                vec![],
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// Every record type, as one schema that dispatches on `type`.
+pub fn all() -> Value {
+    let defs: Map<String, Value> = TYPES
+        .iter()
+        .map(|t| (t.to_string(), of(t).expect("known type")))
+        .collect();
+    json!({
+        "$schema": DRAFT,
+        "$id": "https://ebpf-jsonl.invalid/schema/record.json",
+        "title": "ebpf-jsonl record",
+        "description": "One line of ebpf-jsonl's output",
+        "oneOf": TYPES.iter().map(|t| json!({"$ref": format!("#/$defs/{t}")})).collect::<Vec<_>>(),
+        "$defs": defs
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_has_a_closed_schema() {
+        for t in TYPES {
+            let s = of(t).unwrap();
+            assert_eq!(s["properties"]["type"]["const"], t);
+            assert_eq!(s["additionalProperties"], false);
+        }
+        assert!(of("nope").is_none());
+        assert_eq!(all()["oneOf"].as_array().unwrap().len(), TYPES.len());
+    }
+}
