@@ -71,6 +71,7 @@ bench)
     cargo bench --bench exec_storm -- "$@"
     cargo build --release --quiet
     ./target/release/ebpf-jsonl xdp-bench
+    ./target/release/ebpf-jsonl writer-bench
     ;;
 *)
     sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2

@@ -52,6 +52,10 @@ pub enum Command {
     )]
     Completions(CompletionsArgs),
 
+    /// Measures the writer: records/s through the pipeline against serde_json alone
+    #[command(hide = true)]
+    WriterBench(WriterBenchArgs),
+
     /// Prints the man page (roff)
     #[command(after_help = "Example:\n  ebpf-jsonl man > /usr/local/share/man/man1/ebpf-jsonl.1")]
     Man,
@@ -93,6 +97,17 @@ pub struct SchemaArgs {
     /// One record type: exec, exit, lost, flow or xdp_stats (default: all)
     #[arg(value_name = "TYPE", value_parser = clap::builder::PossibleValuesParser::new(crate::schema::TYPES))]
     pub kind: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WriterBenchArgs {
+    /// Records per run
+    #[arg(long, default_value_t = 500_000)]
+    pub records: u32,
+
+    /// Runs of each, interleaved; the median is reported
+    #[arg(long, default_value_t = 5)]
+    pub rounds: u32,
 }
 
 #[derive(Debug, Args)]

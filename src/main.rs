@@ -1,5 +1,6 @@
 //! ebpf-jsonl: eBPF programs in the kernel, newline-delimited JSON on stdout.
 
+mod bench;
 mod check;
 mod cli;
 mod clock;
@@ -65,6 +66,7 @@ fn run() -> i32 {
             clap_complete::generate(a.shell, &mut Cli::command(), "ebpf-jsonl", &mut text);
             output::print_bytes(&text)
         }
+        Command::WriterBench(a) => bench::writer(a),
         Command::Man => {
             use clap::CommandFactory;
             let mut text = Vec::new();

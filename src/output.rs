@@ -6,7 +6,7 @@
 //! stdout is a normal end.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -80,20 +80,29 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     }
 }
 
+/// fd 1 as a file: the writer does its own buffering, so std's line
+/// buffering is bypassed.
 struct StdoutSink {
-    fd: i32,
-    out: BufWriter<io::StdoutLock<'static>>,
+    out: std::mem::ManuallyDrop<File>,
+}
+
+impl StdoutSink {
+    fn new() -> Self {
+        use std::os::fd::FromRawFd;
+        // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop
+        // keeps it from being closed here.
+        StdoutSink {
+            out: std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(1) }),
+        }
+    }
 }
 
 impl Write for StdoutSink {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
         self.out.write(b)
     }
-    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
-        self.out.write_all(b)
-    }
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        Ok(())
     }
 }
 
@@ -101,7 +110,7 @@ impl Sink for StdoutSink {
     /// True when stdout is a pipe or socket whose reader has gone.
     fn closed(&self) -> bool {
         let mut p = libc::pollfd {
-            fd: self.fd,
+            fd: self.out.as_raw_fd(),
             events: 0,
             revents: 0,
         };
@@ -134,19 +143,19 @@ fn install_reopen_handler() {
 /// flush, so each line lands whole in one file.
 pub struct FileSink {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: File,
 }
 
 impl FileSink {
     pub fn open(path: &Path) -> io::Result<FileSink> {
-        let f = OpenOptions::new()
+        let out = OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o640)
             .open(path)?;
         Ok(FileSink {
             path: path.to_path_buf(),
-            out: BufWriter::with_capacity(BUF_BYTES, f),
+            out,
         })
     }
 }
@@ -155,18 +164,14 @@ impl Write for FileSink {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
         self.out.write(b)
     }
-    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
-        self.out.write_all(b)
-    }
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        Ok(())
     }
 }
 
 impl Sink for FileSink {
     fn maybe_reopen(&mut self) -> io::Result<()> {
         if REOPEN.swap(false, Ordering::Relaxed) {
-            self.out.flush()?;
             *self = FileSink::open(&self.path.clone())?;
         }
         Ok(())
@@ -178,12 +183,7 @@ pub fn spawn_writer(rx: RecordReceiver, dest: Dest) -> JoinHandle<io::Result<End
         .name("writer".into())
         .spawn(move || {
             let end = match dest {
-                Dest::Stdout => {
-                    let stdout = io::stdout();
-                    let fd = stdout.as_raw_fd();
-                    let out = BufWriter::with_capacity(BUF_BYTES, stdout.lock());
-                    write_all(rx, StdoutSink { fd, out })
-                }
+                Dest::Stdout => write_all(rx, StdoutSink::new()),
                 Dest::File(f) => write_all(rx, f),
             };
             if matches!(end, Ok(End::Closed)) {
@@ -221,10 +221,13 @@ pub fn finish(writer: JoinHandle<io::Result<End>>) -> Result<(), Error> {
     }
 }
 
-/// Writes every record until the reader hangs up. The sink is asked while
-/// idle whether its consumer went away (so that is noticed without waiting for
-/// the next record), and between batches whether to reopen.
+/// Writes every record until the reader hangs up. Records are serialised
+/// into one buffer that goes out in a single write when it fills or the queue
+/// is momentarily empty. The sink is asked while idle whether its consumer
+/// went away (so that is noticed without waiting for the next record), and
+/// between batches, with nothing buffered, whether to reopen.
 pub fn write_all<W: Sink>(rx: RecordReceiver, mut out: W) -> io::Result<End> {
+    let mut buf: Vec<u8> = Vec::with_capacity(BUF_BYTES + 16 * 1024);
     let res: io::Result<End> = (|| loop {
         let rec = match rx.rx.recv_timeout(Duration::from_millis(100)) {
             Ok(r) => r,
@@ -233,21 +236,24 @@ pub fn write_all<W: Sink>(rx: RecordReceiver, mut out: W) -> io::Result<End> {
                 out.maybe_reopen()?;
                 continue;
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                out.flush()?;
-                return Ok(End::Drained);
-            }
+            Err(RecvTimeoutError::Disconnected) => return Ok(End::Drained),
         };
         let mut next = Some(rec);
         while let Some(batch) = next {
             for rec in &batch {
-                serde_json::to_writer(&mut out, rec)?;
-                out.write_all(b"\n")?;
+                serde_json::to_writer(&mut buf, rec)?;
+                buf.push(b'\n');
+                if buf.len() >= BUF_BYTES {
+                    out.write_all(&buf)?;
+                    buf.clear();
+                }
             }
             rx.done(batch.iter().map(Record::weight).sum());
+            drop(batch);
             next = rx.rx.try_recv().ok();
         }
-        out.flush()?;
+        out.write_all(&buf)?;
+        buf.clear();
         out.maybe_reopen()?;
     })();
     match res {

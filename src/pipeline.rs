@@ -58,6 +58,8 @@ pub struct RecordSender {
     batch_weight: usize,
     /// Drops not yet reported, indexed like [`LostReason`].
     pending: [u64; 2],
+    /// The writer has hung up.
+    gone: bool,
 }
 
 /// The writer's end: batches plus the shared in-flight byte count.
@@ -83,6 +85,7 @@ pub fn channel() -> (RecordSender, RecordReceiver) {
             batch: Vec::new(),
             batch_weight: 0,
             pending: [0; 2],
+            gone: false,
         },
         RecordReceiver { rx, in_flight },
     )
@@ -115,6 +118,32 @@ impl RecordSender {
         if self.batch.len() >= BATCH_RECORDS {
             self.flush();
         }
+    }
+
+    /// Like [`RecordSender::send`], but waits for the writer instead of
+    /// dropping: for sources that lose nothing by waiting (a benchmark, a map
+    /// snapshot). Gives up waiting, and drops as `send` would, once shutdown
+    /// has been asked for more than `patience` ago or the writer is gone.
+    pub fn send_wait(&mut self, rec: Record, patience: Duration) {
+        let w = rec.weight();
+        let mut asked: Option<std::time::Instant> = None;
+        while self.in_flight.load(Ordering::Relaxed) + self.batch_weight + w > QUEUE_BYTES {
+            if !self.batch.is_empty() {
+                self.queue_lost();
+                self.hand_over(Some(patience));
+            }
+            if shutting_down() {
+                let t = *asked.get_or_insert_with(std::time::Instant::now);
+                if t.elapsed() > patience {
+                    break;
+                }
+            }
+            if self.gone {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        self.send(rec);
     }
 
     pub fn note_lost(&mut self, reason: LostReason, count: u64) {
@@ -159,12 +188,26 @@ impl RecordSender {
         if self.batch.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.batch);
+        // After a full batch, expect another: start the next one at full
+        // size instead of growing it record by record.
+        let cap = if self.batch.len() >= BATCH_RECORDS {
+            BATCH_RECORDS
+        } else {
+            0
+        };
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(cap));
         let weight = std::mem::take(&mut self.batch_weight);
         self.in_flight.fetch_add(weight, Ordering::Relaxed);
+        use crossbeam_channel::{SendTimeoutError, TrySendError};
         let res = match wait {
-            None => self.tx.try_send(batch).map_err(|e| e.into_inner()),
-            Some(t) => self.tx.send_timeout(batch, t).map_err(|e| e.into_inner()),
+            None => self.tx.try_send(batch).map_err(|e| {
+                self.gone |= matches!(e, TrySendError::Disconnected(_));
+                e.into_inner()
+            }),
+            Some(t) => self.tx.send_timeout(batch, t).map_err(|e| {
+                self.gone |= matches!(e, SendTimeoutError::Disconnected(_));
+                e.into_inner()
+            }),
         };
         if let Err(batch) = res {
             // The writer is gone or hopelessly behind: count what is not
@@ -260,6 +303,26 @@ mod tests {
                 (999, LostReason::RingbufFull)
             ]
         );
+    }
+
+    #[test]
+    fn send_wait_waits_for_the_writer_instead_of_dropping() {
+        let (mut tx, rx) = channel();
+        let n = 3 * QUEUE_BYTES / lost(0).weight();
+        let writer = std::thread::spawn(move || {
+            let mut got = 0u64;
+            while let Ok(b) = rx.rx.recv() {
+                rx.done(b.iter().map(Record::weight).sum());
+                got += b.len() as u64;
+            }
+            got
+        });
+        for _ in 0..n {
+            tx.send_wait(lost(1), Duration::from_secs(1));
+        }
+        assert_eq!(tx.pending, [0, 0], "nothing dropped");
+        tx.finish();
+        assert_eq!(writer.join().unwrap(), n as u64);
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! The records ebpf-jsonl prints: one enum, serialised with a `type` tag, so
 //! every subcommand shares the reader → channel → writer path.
 
-use serde::ser::{SerializeSeq, Serializer};
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 use serde::Serialize;
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::clock::Timestamp;
@@ -22,7 +21,7 @@ impl Record {
     /// Rough heap + inline size, for the writer queue's memory budget.
     pub fn weight(&self) -> usize {
         match self {
-            Record::Exec(e) => 224 + e.filename.0.len() + e.args.0.len(),
+            Record::Exec(e) => 224 + e.text.len(),
             Record::Exit(_) => 128,
             Record::Lost(_) => crate::pipeline::LOST_WEIGHT,
             Record::Flow(_) => 128,
@@ -32,7 +31,7 @@ impl Record {
 }
 
 /// One execve/execveat: successful (`ret` 0), or failed (with --failed).
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct ExecRecord {
     pub timestamp: Timestamp,
     pub pid: u32,
@@ -40,9 +39,9 @@ pub struct ExecRecord {
     pub ppid: u32,
     pub uid: u32,
     pub gid: u32,
-    pub comm: Bytes,
-    pub filename: Bytes,
-    pub args: Argv,
+    pub comm: Comm,
+    /// `filename` and `args`, in one allocation.
+    pub text: ExecText,
     pub args_truncated: bool,
     pub ret: i32,
     pub error: Option<&'static str>,
@@ -54,6 +53,68 @@ pub struct ExecRecord {
     pub pidns: u32,
 }
 
+impl Serialize for ExecRecord {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("ExecRecord", 18)?;
+        m.serialize_field("timestamp", &self.timestamp)?;
+        m.serialize_field("pid", &self.pid)?;
+        m.serialize_field("tid", &self.tid)?;
+        m.serialize_field("ppid", &self.ppid)?;
+        m.serialize_field("uid", &self.uid)?;
+        m.serialize_field("gid", &self.gid)?;
+        m.serialize_field("comm", &self.comm)?;
+        m.serialize_field("filename", &String::from_utf8_lossy(self.text.filename()))?;
+        m.serialize_field("args", &self.text.args())?;
+        m.serialize_field("args_truncated", &self.args_truncated)?;
+        m.serialize_field("ret", &self.ret)?;
+        m.serialize_field("error", &self.error)?;
+        m.serialize_field("exec_id", &self.exec_id)?;
+        m.serialize_field("cgroup_id", &self.cgroup_id)?;
+        m.serialize_field("cgroup", &self.cgroup)?;
+        m.serialize_field("container_id", &self.container_id)?;
+        m.serialize_field("mntns", &self.mntns)?;
+        m.serialize_field("pidns", &self.pidns)?;
+        m.end()
+    }
+}
+
+/// An exec's filename followed by its argv (each element NUL-terminated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecText {
+    buf: Box<[u8]>,
+    filename_len: usize,
+}
+
+impl ExecText {
+    /// `argv` as the kernel lays it out: elements each ending in NUL.
+    pub fn new(filename: &[u8], argv: &[u8]) -> Self {
+        let mut buf = Vec::with_capacity(filename.len() + argv.len());
+        buf.extend_from_slice(filename);
+        buf.extend_from_slice(argv);
+        Self::from_parts(buf, filename.len())
+    }
+
+    /// `buf` holds the filename's `filename_len` bytes, then argv.
+    pub fn from_parts(buf: Vec<u8>, filename_len: usize) -> Self {
+        ExecText {
+            buf: buf.into_boxed_slice(),
+            filename_len,
+        }
+    }
+
+    pub fn filename(&self) -> &[u8] {
+        &self.buf[..self.filename_len]
+    }
+
+    pub fn args(&self) -> Argv<'_> {
+        Argv(&self.buf[self.filename_len..])
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+}
+
 /// The end of a whole process (thread group).
 #[derive(Debug, Serialize)]
 pub struct ExitRecord {
@@ -61,7 +122,7 @@ pub struct ExitRecord {
     pub pid: u32,
     pub ppid: u32,
     pub uid: u32,
-    pub comm: Bytes,
+    pub comm: Comm,
     pub exit_code: u8,
     pub signal: Option<&'static str>,
     pub core_dumped: bool,
@@ -100,38 +161,40 @@ pub enum LostReason {
     ConsumerSlow,
 }
 
-/// Kernel bytes printed as a JSON string. Valid UTF-8 passes through as is;
-/// each invalid sequence becomes U+FFFD (the documented, lossy encoding).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bytes(pub Box<[u8]>);
+/// A task's name (up to 16 bytes, NUL-padded) printed as a JSON string.
+/// Kernel bytes: valid UTF-8 passes through as is; each invalid sequence
+/// becomes U+FFFD (the documented, lossy encoding), as for every string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Comm(pub [u8; 16]);
 
-impl Bytes {
-    pub fn lossy(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.0)
+impl Comm {
+    pub fn bytes(&self) -> &[u8] {
+        let n = self.0.iter().position(|&c| c == 0).unwrap_or(16);
+        &self.0[..n]
     }
 }
 
-impl Serialize for Bytes {
+impl Serialize for Comm {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.lossy())
+        s.serialize_str(&String::from_utf8_lossy(self.bytes()))
     }
 }
 
 /// argv as the kernel laid it out: every element NUL-terminated. Printed as a
 /// JSON array of strings, element for element, empty strings kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Argv(pub Box<[u8]>);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argv<'a>(pub &'a [u8]);
 
-impl Argv {
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let b: &[u8] = &self.0;
+impl<'a> Argv<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> {
+        let b: &'a [u8] = self.0;
         let b = b.strip_suffix(&[0]).unwrap_or(b);
         let empty = self.0.is_empty();
         b.split(|&c| c == 0).filter(move |_| !empty)
     }
 }
 
-impl Serialize for Argv {
+impl Serialize for Argv<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
         for arg in self.iter() {
@@ -207,6 +270,12 @@ pub struct XdpStatsRecord {
 mod tests {
     use super::*;
 
+    fn comm(name: &str) -> Comm {
+        let mut c = [0u8; 16];
+        c[..name.len()].copy_from_slice(name.as_bytes());
+        Comm(c)
+    }
+
     fn exec(args: &[u8]) -> Record {
         Record::Exec(ExecRecord {
             timestamp: Timestamp(1_764_058_942_123_456_789),
@@ -215,9 +284,8 @@ mod tests {
             ppid: 3359,
             uid: 0,
             gid: 0,
-            comm: Bytes(b"true".to_vec().into()),
-            filename: Bytes(b"/bin/true".to_vec().into()),
-            args: Argv(args.to_vec().into()),
+            comm: comm("true"),
+            text: ExecText::new(b"/bin/true", args),
             args_truncated: false,
             ret: 0,
             error: None,
@@ -244,7 +312,7 @@ mod tests {
 
     #[test]
     fn argv_edge_cases() {
-        let json = |b: &[u8]| serde_json::to_value(Argv(b.to_vec().into())).unwrap();
+        let json = |b: &[u8]| serde_json::to_value(Argv(b)).unwrap();
         assert_eq!(json(b""), serde_json::json!([]));
         assert_eq!(json(b"\0"), serde_json::json!([""]));
         assert_eq!(json(b"\0\0"), serde_json::json!(["", ""]));
@@ -263,7 +331,7 @@ mod tests {
             pid: 3360,
             ppid: 3359,
             uid: 0,
-            comm: Bytes(b"true".to_vec().into()),
+            comm: comm("true"),
             exit_code: 137,
             signal: Some("SIGKILL"),
             core_dumped: false,

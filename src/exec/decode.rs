@@ -5,7 +5,7 @@ use std::mem::size_of;
 
 use super::skel::types::exec_hdr;
 use crate::clock::BootClock;
-use crate::record::{Argv, Bytes, ExecId, ExecRecord, ExitRecord, Record};
+use crate::record::{Comm, ExecId, ExecRecord, ExecText, ExitRecord, Record};
 
 // Values of exec_hdr.kind and .flags, as in bpf/exec.h.
 pub const EV_EXEC: u32 = 1;
@@ -27,8 +27,7 @@ pub struct ArgvLimits {
 pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Record> {
     let mut h = exec_hdr::default();
     plain::copy_from_bytes(&mut h, data).ok()?;
-    let comm_len = h.comm.iter().position(|&c| c == 0).unwrap_or(h.comm.len());
-    let comm: Box<[u8]> = h.comm[..comm_len].iter().map(|&c| c as u8).collect();
+    let comm = Comm(h.comm.map(|c| c as u8));
     let exec_id = ExecId {
         pid: h.pid,
         boot_ns: h.exec_ns,
@@ -40,7 +39,7 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
             pid: h.pid,
             ppid: h.ppid,
             uid: h.uid,
-            comm: Bytes(comm),
+            comm,
             exit_code,
             signal,
             core_dumped,
@@ -66,7 +65,15 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
         fname
     };
     let cut = h.flags & EXEC_F_ARGV_CUT != 0 || h.argv_len < h.argv_size;
-    let (argv, truncated) = exact_args(raw_argv, cut, limits.max_args as usize);
+    let (end, truncated) = exact_args(raw_argv, cut, limits.max_args as usize);
+    // One allocation for both strings; a complete argv ends in NUL, and the
+    // last element is closed if the kernel's copy somehow was not.
+    let mut text = Vec::with_capacity(fname.len() + end + 1);
+    text.extend_from_slice(fname);
+    text.extend_from_slice(&raw_argv[..end]);
+    if end > 0 && raw_argv[end - 1] != 0 {
+        text.push(0);
+    }
     Some(Record::Exec(ExecRecord {
         timestamp: clock.wall(h.ts_boot_ns),
         pid: h.pid,
@@ -74,9 +81,8 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
         ppid: h.ppid,
         uid: h.uid,
         gid: h.gid,
-        comm: Bytes(comm),
-        filename: Bytes(fname.into()),
-        args: Argv(argv.into()),
+        comm,
+        text: ExecText::from_parts(text, fname.len()),
         args_truncated: truncated,
         ret: h.ret,
         error: (h.ret < 0).then(|| errno_name(-h.ret)),
@@ -223,32 +229,23 @@ fn strip_fdpath(f: &[u8]) -> &[u8] {
 }
 
 /// Keeps only whole arguments: an argument cut by the byte cap is dropped,
-/// and at most `max_args` are kept. Returns (argv, truncated).
-fn exact_args(raw: &[u8], cut: bool, max_args: usize) -> (Vec<u8>, bool) {
-    let mut end = if cut {
+/// and at most `max_args` are kept. Returns (bytes of `raw` kept, truncated).
+fn exact_args(raw: &[u8], cut: bool, max_args: usize) -> (usize, bool) {
+    let end = if cut {
         raw.iter().rposition(|&c| c == 0).map_or(0, |i| i + 1)
     } else {
         raw.len()
     };
-    let mut truncated = cut;
-    // Index just past the max_args-th NUL, if there are more arguments than that.
-    let mut seen = 0;
-    for (i, &c) in raw[..end].iter().enumerate() {
-        if c == 0 {
-            seen += 1;
-            if seen == max_args && i + 1 < end {
-                end = i + 1;
-                truncated = true;
-                break;
-            }
-        }
+    // Just past the max_args-th NUL, if there are more arguments than that.
+    match raw[..end]
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c == 0)
+        .nth(max_args.saturating_sub(1))
+    {
+        Some((i, _)) if max_args > 0 && i + 1 < end => (i + 1, true),
+        _ => (end, cut),
     }
-    let mut v = raw[..end].to_vec();
-    // A complete argv always ends in NUL; make sure the last element is closed.
-    if !v.is_empty() && v.last() != Some(&0) {
-        v.push(0);
-    }
-    (v, truncated)
 }
 
 #[cfg(test)]
@@ -298,7 +295,8 @@ mod tests {
     }
 
     fn args(r: &ExecRecord) -> Vec<String> {
-        r.args
+        r.text
+            .args()
             .iter()
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect()
@@ -312,8 +310,8 @@ mod tests {
             (r.pid, r.tid, r.ppid, r.uid, r.gid, r.cgroup_id),
             (10, 11, 1, 1000, 100, 77)
         );
-        assert_eq!(&*r.comm.lossy(), "true");
-        assert_eq!(&*r.filename.lossy(), "/bin/true");
+        assert_eq!(&*String::from_utf8_lossy(r.comm.bytes()), "true");
+        assert_eq!(&*String::from_utf8_lossy(r.text.filename()), "/bin/true");
         assert_eq!(args(&r), ["/bin/true", "a b", ""]);
         assert!(!r.args_truncated);
     }
@@ -345,12 +343,15 @@ mod tests {
     #[test]
     fn execveat_paths_are_given_back_as_passed() {
         let r = dec(b"/dev/fd/3/true\0", b"t\0", 2, EXEC_F_FDPATH, LIM);
-        assert_eq!(&*r.filename.lossy(), "true");
+        assert_eq!(&*String::from_utf8_lossy(r.text.filename()), "true");
         let r = dec(b"/dev/fd/12\0", b"t\0", 2, EXEC_F_FDPATH, LIM);
-        assert_eq!(&*r.filename.lossy(), "");
+        assert_eq!(&*String::from_utf8_lossy(r.text.filename()), "");
         // Without the flag, a literal /dev/fd path stays as it is.
         let r = dec(b"/dev/fd/3/true\0", b"t\0", 2, 0, LIM);
-        assert_eq!(&*r.filename.lossy(), "/dev/fd/3/true");
+        assert_eq!(
+            &*String::from_utf8_lossy(r.text.filename()),
+            "/dev/fd/3/true"
+        );
     }
 
     #[test]

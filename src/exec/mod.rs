@@ -130,7 +130,8 @@ impl Shaper {
             Record::Exec(e) => {
                 if let Some(re) = &self.matches {
                     let joined = e
-                        .args
+                        .text
+                        .args()
                         .iter()
                         .map(String::from_utf8_lossy)
                         .collect::<Vec<_>>()
