@@ -2,9 +2,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{run_tool, BIN};
+use common::run_tool;
 use serde_json::Value;
 
 #[test]
@@ -44,18 +42,7 @@ fn check_reports_what_this_host_allows() {
 
 #[test]
 fn check_without_privileges_says_why_and_how_to_fix() {
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            BIN,
-            "check",
-        ])
-        .output()
-        .unwrap();
+    let out = common::run_unprivileged(&["check"]);
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["exec"]["can_run"], false);

@@ -121,18 +121,7 @@ fn unknown_flag_and_bad_values_exit_2_naming_them() {
 
 #[test]
 fn unprivileged_run_fails_with_one_line() {
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            BIN,
-            "exec",
-        ])
-        .output()
-        .expect("setpriv (util-linux)");
+    let out = common::run_unprivileged(&["exec"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "stderr: {err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");

@@ -260,6 +260,23 @@ pub fn run_tool(args: &[&str]) -> (ExitStatus, String, String) {
     )
 }
 
+/// Runs `ebpf-jsonl ARGS` as nobody with no capabilities at all (setpriv).
+pub fn run_unprivileged(args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            BIN,
+        ])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("setpriv (util-linux)")
+}
+
 /// Peak resident set of a live process, in KiB (VmHWM).
 pub fn peak_rss_kib(pid: u32) -> u64 {
     let mut s = String::new();
