@@ -11,10 +11,11 @@ cd "$(dirname "$0")"
 
 say() { echo "dev.sh: $*" >&2; }
 
-# Debian packages, each with a command or file that shows it is there.
+# Debian packages, each with a command, a file, or (after !) a shell test that shows it is there.
 BUILD_PKGS=(clang:clang make:make gcc:cc pkg-config:pkg-config
             libelf-dev:/usr/include/libelf.h zlib1g-dev:/usr/include/zlib.h)
-TEST_PKGS=(iproute2:ip perl:perl util-linux:setpriv jq:jq procps:ps)
+# (perl's threads module, used to exec from a non-leader thread, is in `perl`, not `perl-base`)
+TEST_PKGS=(iproute2:ip "perl:!perl -Mthreads -e1" util-linux:setpriv jq:jq)
 BENCH_PKGS=(libbpf-tools:/usr/sbin/execsnoop bpftrace:bpftrace)
 
 install() {
@@ -22,6 +23,7 @@ install() {
     for entry in "$@"; do
         pkg=${entry%%:*} probe=${entry#*:}
         if [[ $probe == /* ]]; then [ -e "$probe" ] && continue
+        elif [[ $probe == !* ]]; then eval "${probe#!}" >/dev/null 2>&1 && continue
         else command -v "$probe" >/dev/null 2>&1 && continue; fi
         missing+=("$pkg")
     done
