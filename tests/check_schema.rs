@@ -98,3 +98,35 @@ fn recorded_example_output_matches_the_schema() {
     }
     assert!(n > 20, "examples/data holds recorded output ({n} lines)");
 }
+
+#[test]
+fn man_page_and_completions_come_from_the_cli_definitions() {
+    let (st, man, _) = run_tool(&["man"]);
+    assert_eq!(st.code(), Some(0));
+    assert!(man.contains(".TH ebpf-jsonl 1"), "roff man page");
+    for sub in ["exec", "xdp", "check", "schema"] {
+        assert!(man.contains(sub), "man page lists {sub}");
+    }
+    for (shell, needle) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef ebpf-jsonl"),
+        ("fish", "complete -c ebpf-jsonl"),
+    ] {
+        let (st, text, _) = run_tool(&["completions", shell]);
+        assert_eq!(st.code(), Some(0));
+        assert!(text.contains(needle), "{shell}: {needle}");
+        assert!(
+            text.contains("max-argv-bytes"),
+            "{shell} completes exec's flags"
+        );
+    }
+    let (st, _, err) = run_tool(&["completions", "tcsh"]);
+    assert_eq!(st.code(), Some(2));
+    assert!(err.contains("tcsh"), "{err}");
+    // --help carries short examples.
+    let (_, help, _) = run_tool(&["exec", "--help"]);
+    assert!(
+        help.contains("Examples:") && help.contains("| jq"),
+        "{help}"
+    );
+}
