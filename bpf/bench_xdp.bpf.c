@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Baselines for `ebpf-jsonl xdp-bench` (BPF_PROG_TEST_RUN, never attached):
- * an empty program, and the seed tutorial's packet counter as written there:
- * an LRU hash keyed by source IPv4, source port and destination port (a u64),
- * TCP only; lookup, then update or atomic add. Sized like our table. */
+/* Baselines for `ebpf-jsonl xdp-bench` (through BPF_PROG_TEST_RUN, and
+ * attached to the benchmark's own veth pair): an empty program, and the seed
+ * tutorial's packet counter as written there: an LRU hash keyed by source
+ * IPv4, source port and destination port (a u64), TCP only; lookup, then
+ * update or atomic add. Sized like our table. It parses UDP over IPv4 too but
+ * counts only TCP; anything else (IPv6, ICMP) it passes on untouched. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>

@@ -14,13 +14,16 @@
 #define SLOT_ACTIVE 2
 #define SLOT_RETIRED 3
 
-/* IPv4 addresses are stored v4-mapped (::ffff:a.b.c.d) and ports in network
- * byte order. 40 bytes, hashed and compared as five u64 words. */
+/* 40 bytes, hashed and compared as five u64 words, laid out so that the
+ * program builds it from a few wide loads of the headers, as on the wire:
+ * - IPv6: addrs = source address, then destination address.
+ *   IPv4: addrs[0..4] = source, addrs[4..8] = destination, the rest zero
+ *   (so an IPv4 key is two words: addrs[0..8] and the last).
+ * - l4: TCP/UDP: source port, then destination port (network byte order);
+ *   ICMP/ICMPv6: type, code, 0, 0; other protocols and later fragments: 0. */
 struct flow_key {
-	__u8 src[16];
-	__u8 dst[16];
-	__u16 sport; /* ICMP/ICMPv6: the type */
-	__u16 dport; /* ICMP/ICMPv6: the code */
+	__u8 addrs[32];
+	__u8 l4[4];
 	__u8 proto;
 	__u8 ver; /* 4 or 6 */
 	__u16 pad;
@@ -34,14 +37,15 @@ struct flow_slot {
 	__u64 bytes;
 };
 
-/* Every packet lands in exactly one of: a flow, or one of these categories. */
+/* Every packet lands in exactly one flow or one of these categories; a packet
+ * counted in a flow touches nothing else, so the total is what userspace adds
+ * up (flows read so far + categories). */
 enum xdp_cat {
 	CAT_UNTRACKED = 0, /* no room in the flow table */
 	CAT_EXCLUDED = 1, /* source in --exclude */
 	CAT_NON_IP = 2,
 	CAT_MALFORMED = 3,
-	CAT_TOTAL = 4, /* every packet, counted on its own as a check */
-	CAT_N = 5,
+	CAT_N = 4,
 };
 
 struct xdp_counter {

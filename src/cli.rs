@@ -237,7 +237,7 @@ pub struct XdpBenchArgs {
     pub repeat: u32,
 
     /// Measurements of each program, interleaved; the median is reported
-    #[arg(long, value_name = "N", default_value_t = 11,
+    #[arg(long, value_name = "N", default_value_t = 21,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: u32,
 
@@ -245,6 +245,19 @@ pub struct XdpBenchArgs {
     #[arg(long, value_name = "N", default_value_t = 65536,
           value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     pub flows: u32,
+
+    /// How long each veth measurement counts received packets (e.g. 500ms, 3s)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub veth_time: Duration,
+
+    /// Measurements of each veth configuration, interleaved; the median is reported
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub veth_rounds: u32,
+
+    /// Skip the veth measurement (it creates two network namespaces)
+    #[arg(long)]
+    pub no_veth: bool,
 }
 
 /// An address prefix for `--exclude`.

@@ -159,6 +159,26 @@ impl XdpLink {
         // SAFETY: a bpf_link fd we own. Closing it would detach too.
         unsafe { libbpf_sys::bpf_link_detach(self.fd.as_raw_fd()) };
     }
+
+    /// Puts `prog` in place of the attached program, atomically: every
+    /// packet meets one or the other (the benchmark's side-by-side runs).
+    pub fn update(&self, prog: &ProgramMut) -> Result<(), Error> {
+        // SAFETY: a bpf_link fd we own and a loaded program's fd; no opts.
+        let rc = unsafe {
+            libbpf_sys::bpf_link_update(
+                self.fd.as_raw_fd(),
+                prog.as_fd().as_raw_fd(),
+                std::ptr::null(),
+            )
+        };
+        if rc < 0 {
+            return Err(Error::Failure(format!(
+                "replacing the XDP program: {}",
+                std::io::Error::from_raw_os_error(-rc)
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Attaches in the given mode; auto tries native, then generic. An interface

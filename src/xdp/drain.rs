@@ -254,15 +254,14 @@ pub fn flow_record(d: &Delta, timestamp: Timestamp, iface: &Arc<str>) -> FlowRec
         chunk.copy_from_slice(&w.to_ne_bytes());
     }
     let (proto, ver) = (b[36], b[37]);
-    let addr = |a: &[u8]| -> IpAddr {
-        let a: [u8; 16] = a.try_into().expect("16 bytes");
-        if ver == 6 {
-            IpAddr::V6(Ipv6Addr::from(a))
-        } else {
-            IpAddr::V4(Ipv4Addr::new(a[12], a[13], a[14], a[15]))
-        }
-    };
     let ipv6 = ver == 6;
+    let (src, dst) = if ipv6 {
+        let v6 = |a: &[u8]| IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(a).expect("16")));
+        (v6(&b[0..16]), v6(&b[16..32]))
+    } else {
+        let v4 = |a: &[u8]| IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]));
+        (v4(&b[0..4]), v4(&b[4..8]))
+    };
     let (mut ports, mut icmp) = (None, None);
     match (proto, ipv6) {
         (6 | 17, _) => {
@@ -271,8 +270,7 @@ pub fn flow_record(d: &Delta, timestamp: Timestamp, iface: &Arc<str>) -> FlowRec
                 u16::from_be_bytes([b[34], b[35]]),
             ))
         }
-        // The program stores ICMP type and code as plain numbers.
-        (1, false) | (58, true) => icmp = Some((b[32], b[34])),
+        (1, false) | (58, true) => icmp = Some((b[32], b[33])),
         _ => {}
     }
     FlowRecord {
@@ -282,9 +280,9 @@ pub fn flow_record(d: &Delta, timestamp: Timestamp, iface: &Arc<str>) -> FlowRec
             number: proto,
             ipv6,
         },
-        src_ip: addr(&b[0..16]),
+        src_ip: src,
         src_port: ports.map(|p| p.0),
-        dst_ip: addr(&b[16..32]),
+        dst_ip: dst,
         dst_port: ports.map(|p| p.1),
         icmp_type: icmp.map(|i| i.0),
         icmp_code: icmp.map(|i| i.1),
@@ -299,19 +297,25 @@ pub mod tests {
 
     const SLOT_CLAIMING: u64 = 1;
 
-    /// A key as the program builds it.
+    /// A key as the program builds it (see struct flow_key in bpf/xdp.h).
     pub fn key(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16) -> [u64; 5] {
         let mut b = [0u8; 40];
-        let put = |b: &mut [u8], a: IpAddr| match a {
-            IpAddr::V4(a) => b.copy_from_slice(&a.to_ipv6_mapped().octets()),
-            IpAddr::V6(a) => b.copy_from_slice(&a.octets()),
-        };
-        put(&mut b[0..16], src);
-        put(&mut b[16..32], dst);
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                b[0..4].copy_from_slice(&s.octets());
+                b[4..8].copy_from_slice(&d.octets());
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                b[0..16].copy_from_slice(&s.octets());
+                b[16..32].copy_from_slice(&d.octets());
+            }
+            _ => panic!("one IP version"),
+        }
         let ipv6 = src.is_ipv6();
         if matches!((proto, ipv6), (1, false) | (58, true)) {
-            b[32..34].copy_from_slice(&sport.to_ne_bytes());
-            b[34..36].copy_from_slice(&dport.to_ne_bytes());
+            // Type and code, as the bytes they are on the wire.
+            b[32] = sport as u8;
+            b[33] = dport as u8;
         } else {
             b[32..34].copy_from_slice(&sport.to_be_bytes());
             b[34..36].copy_from_slice(&dport.to_be_bytes());

@@ -7,6 +7,7 @@ pub mod bench;
 mod drain;
 #[cfg(test)]
 mod tests;
+mod veth;
 
 #[allow(
     clippy::all,
@@ -42,9 +43,12 @@ const CAT_UNTRACKED: usize = 0;
 const CAT_EXCLUDED: usize = 1;
 const CAT_NON_IP: usize = 2;
 const CAT_MALFORMED: usize = 3;
-const CAT_TOTAL: usize = 4;
-const CAT_N: usize = 5;
+const CAT_N: usize = 4;
 const _: () = assert!(size_of::<skel::types::xdp_counters>() == CAT_N * 16);
+/// Index of the total in [`Table::counters`]: every packet the program saw,
+/// which is every packet counted in a flow or a category. (A packet counted
+/// in its flow touches nothing else in the kernel: that is the hot path.)
+const CAT_TOTAL: usize = CAT_N;
 
 pub fn run(args: &XdpArgs) -> Result<(), Error> {
     let ifindex = attach::ifindex(&args.iface)?;
@@ -146,6 +150,8 @@ pub struct Table<'a> {
     counters: &'a dyn MapCore,
     drainer: Drainer,
     deltas: Vec<Delta>,
+    /// Every flow delta read so far, summed: (packets, bytes).
+    in_flows: (u64, u64),
 }
 
 impl<'a> Table<'a> {
@@ -169,6 +175,7 @@ impl<'a> Table<'a> {
             counters: &maps.counters,
             drainer: Drainer::new(slots, idle_timeout, now),
             deltas: Vec::new(),
+            in_flows: (0, 0),
         })
     }
 
@@ -176,22 +183,36 @@ impl<'a> Table<'a> {
     /// Returns how many flows are tracked.
     pub fn pass(&mut self, now: Instant, last: bool) -> u64 {
         self.deltas.clear();
-        self.drainer.pass(
+        let active = self.drainer.pass(
             self.mapping.slots(),
             self.nflows,
             now,
             last,
             &mut self.deltas,
-        )
+        );
+        for d in &self.deltas {
+            self.in_flows.0 += d.packets;
+            self.in_flows.1 += d.bytes;
+        }
+        active
     }
 
     pub fn deltas(&self) -> &[Delta] {
         &self.deltas
     }
 
-    /// The per-CPU category counters, summed: (packets, bytes) per category.
-    pub fn counters(&self) -> Result<[(u64, u64); CAT_N], Error> {
-        read_counters(self.counters)
+    /// The per-CPU category counters, summed: (packets, bytes) per category,
+    /// then at [`CAT_TOTAL`] every packet so far: those in the flows read so
+    /// far, plus the categories.
+    pub fn counters(&self) -> Result<[(u64, u64); CAT_N + 1], Error> {
+        let cats = read_counters(self.counters)?;
+        let mut all = [self.in_flows; CAT_N + 1];
+        all[..CAT_N].copy_from_slice(&cats);
+        for c in cats {
+            all[CAT_TOTAL].0 += c.0;
+            all[CAT_TOTAL].1 += c.1;
+        }
+        Ok(all)
     }
 
     /// Sends the flows that moved, then the totals; `last` after detaching.
@@ -212,8 +233,9 @@ impl<'a> Table<'a> {
         out: &mut Paced<'_, T>,
         flows: u64,
     ) -> Result<(), Error> {
-        // Read after the flows, so on a busy interface the totals are a
-        // little ahead, never behind; once it is quiet they are exact.
+        // The categories are read after the flows, so on a busy interface
+        // the totals may be a little ahead of the flows, never behind; once
+        // it is quiet they are exact.
         let c = self.counters()?;
         let ts = Timestamp::now();
         for d in &self.deltas {

@@ -92,7 +92,7 @@ fn run(
     frames: &[&Frame],
     max_flows: u32,
     excludes: &[Cidr],
-) -> (Vec<Delta>, u64, [(u64, u64); CAT_N]) {
+) -> (Vec<Delta>, u64, [(u64, u64); CAT_N + 1]) {
     crate::kernel::raise_memlock();
     let mut obj = MaybeUninit::uninit();
     let mut skel = attach::load(
@@ -345,4 +345,61 @@ fn many_flows_fill_the_table_exactly() {
     assert_eq!(flows, 2048);
     assert_eq!(d.len() as u64, flows);
     assert_eq!(c[CAT_UNTRACKED].0, 3000 - flows);
+}
+
+#[test]
+fn totals_are_cumulative_and_deltas_are_per_interval() {
+    crate::kernel::raise_memlock();
+    let mut obj = MaybeUninit::uninit();
+    let mut skel = attach::load(
+        &mut obj,
+        &Config {
+            max_flows: 16,
+            excludes: &[],
+        },
+    )
+    .unwrap_or_else(|e| panic!("loading the xdp program (tests need root): {e}"));
+    let udp = Frame::eth(0x0800)
+        .ip4(UDP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0)
+        .ports(1, 2);
+    let tcp6 = Frame::eth(0x86dd)
+        .ip6(TCP, "fd00::2", "fd00::1")
+        .ports(3, 4);
+    let arp = Frame::eth(0x0806).bytes(&[0; 28]);
+    let (lu, l6, la) = (udp.0.len() as u64, tcp6.0.len() as u64, arp.0.len() as u64);
+    let prog = &skel.progs.xdp_flows;
+    let send = |frames: &[&Frame]| {
+        for f in frames {
+            let out = prog
+                .test_run(ProgramInput {
+                    data_in: Some(&f.0),
+                    ..Default::default()
+                })
+                .expect("BPF_PROG_TEST_RUN");
+            assert_eq!(out.return_value, 2);
+        }
+    };
+    let mut t = Table::new(&mut skel.maps, Duration::from_secs(60), Instant::now()).unwrap();
+    send(&[&udp, &tcp6, &udp, &arp]);
+    assert_eq!(t.pass(Instant::now(), false), 2);
+    let mut d = t.deltas().to_vec();
+    d.sort_by_key(|d| d.packets);
+    assert_eq!(
+        d.iter().map(|d| (d.packets, d.bytes)).collect::<Vec<_>>(),
+        [(1, l6), (2, 2 * lu)]
+    );
+    let c = t.counters().unwrap();
+    assert_eq!(c[CAT_TOTAL], (4, 2 * lu + l6 + la));
+    assert_eq!(c[CAT_NON_IP], (1, la));
+    // The next interval: only the flow that moved, and the totals go on.
+    send(&[&udp, &arp]);
+    assert_eq!(t.pass(Instant::now(), false), 2);
+    assert_eq!(t.deltas().len(), 1);
+    assert_eq!((t.deltas()[0].packets, t.deltas()[0].bytes), (1, lu));
+    let c = t.counters().unwrap();
+    assert_eq!(c[CAT_TOTAL], (6, 3 * lu + l6 + 2 * la));
+    // Nothing moved: no deltas, the same totals.
+    assert_eq!(t.pass(Instant::now(), true), 2);
+    assert!(t.deltas().is_empty());
+    assert_eq!(t.counters().unwrap()[CAT_TOTAL], c[CAT_TOTAL]);
 }
