@@ -60,6 +60,8 @@ pub struct RecordSender {
     pending: [u64; 2],
     /// The writer has hung up.
     gone: bool,
+    /// Bytes in flight at most.
+    budget: usize,
 }
 
 /// The writer's end: batches plus the shared in-flight byte count.
@@ -76,7 +78,14 @@ impl RecordReceiver {
 }
 
 pub fn channel() -> (RecordSender, RecordReceiver) {
-    let (tx, rx) = bounded(QUEUE_BATCHES);
+    channel_with_budget(QUEUE_BYTES)
+}
+
+/// A channel that holds up to `bytes` of records in flight (at least the
+/// default): `xdp` sizes it to a whole interval of its flow table, so the
+/// reader never waits on the writer in the middle of a snapshot.
+pub fn channel_with_budget(bytes: usize) -> (RecordSender, RecordReceiver) {
+    let (tx, rx) = bounded(QUEUE_BATCHES.max(bytes / (BATCH_RECORDS * LOST_WEIGHT) + 1));
     let in_flight = Arc::new(AtomicUsize::new(0));
     (
         RecordSender {
@@ -86,6 +95,7 @@ pub fn channel() -> (RecordSender, RecordReceiver) {
             batch_weight: 0,
             pending: [0; 2],
             gone: false,
+            budget: bytes.max(QUEUE_BYTES),
         },
         RecordReceiver { rx, in_flight },
     )
@@ -105,7 +115,7 @@ impl RecordSender {
     pub fn send(&mut self, rec: Record) {
         let w = rec.weight();
         let room = |me: &Self, extra: usize| {
-            me.in_flight.load(Ordering::Relaxed) + me.batch_weight + extra <= QUEUE_BYTES
+            me.in_flight.load(Ordering::Relaxed) + me.batch_weight + extra <= me.budget
         };
         if self.pending != [0; 2] && room(self, w + 2 * LOST_WEIGHT) {
             self.queue_lost();
@@ -127,7 +137,7 @@ impl RecordSender {
     pub fn send_wait(&mut self, rec: Record, patience: Duration) {
         let w = rec.weight();
         let mut asked: Option<std::time::Instant> = None;
-        while self.in_flight.load(Ordering::Relaxed) + self.batch_weight + w > QUEUE_BYTES {
+        while self.in_flight.load(Ordering::Relaxed) + self.batch_weight + w > self.budget {
             if !self.batch.is_empty() {
                 self.queue_lost();
                 self.hand_over(Some(patience));

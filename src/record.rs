@@ -17,6 +17,9 @@ pub enum Record {
     XdpStats(XdpStatsRecord),
 }
 
+/// What a flow record weighs in the writer queue (it owns no heap memory).
+pub const FLOW_WEIGHT: usize = 128;
+
 impl Record {
     /// Rough heap + inline size, for the writer queue's memory budget.
     pub fn weight(&self) -> usize {
@@ -24,7 +27,7 @@ impl Record {
             Record::Exec(e) => 224 + e.text.len(),
             Record::Exit(_) => 128,
             Record::Lost(_) => crate::pipeline::LOST_WEIGHT,
-            Record::Flow(_) => 128,
+            Record::Flow(_) => FLOW_WEIGHT,
             Record::XdpStats(_) => 160,
         }
     }

@@ -21,7 +21,7 @@ use libbpf_rs::{MapCore, ProgramInput, ProgramMut};
 
 use super::attach::{self, Config};
 use super::veth;
-use super::{Paced, Table};
+use super::{interval_budget, Table};
 use crate::cli::{XdpBenchArgs, XdpMode};
 use crate::error::Error;
 use crate::kernel;
@@ -452,26 +452,20 @@ struct Timing {
 }
 
 /// One interval through the real pipeline, printed to a sink.
-fn timed_interval(t: &mut Table) -> Result<Timing, Error> {
-    let (tx, rx) = pipeline::channel();
-    let queue = rx.rx.clone();
+fn timed_interval(t: &mut Table, flows: u32) -> Result<Timing, Error> {
+    let (mut out, rx) = pipeline::channel_with_budget(interval_budget(flows));
     let writer = std::thread::spawn(move || {
         let cpu = thread_cpu();
         crate::output::write_all(rx, io::sink()).map(|_| thread_cpu() - cpu)
     });
     let iface: Arc<str> = "bench0".into();
-    let mut out = Paced {
-        tx,
-        queue,
-        writer: &writer,
-    };
     let (start, cpu) = (Instant::now(), thread_cpu());
     let flows = t.pass(Instant::now(), false);
     let read = start.elapsed();
     t.emit(&iface, &mut out, flows)?;
     let (emit, cpu) = (start.elapsed() - read, thread_cpu() - cpu);
     let records = t.deltas().len() + 1;
-    out.tx.finish();
+    out.finish();
     let writer_cpu = writer
         .join()
         .map_err(|_| Error::Failure("writer thread failed".into()))?
@@ -522,10 +516,10 @@ fn drain(args: &XdpBenchArgs) -> Result<(), Error> {
         if round > 0 {
             fill()?; // every flow moves again
         }
-        rows.push(timed_interval(&mut t)?);
+        rows.push(timed_interval(&mut t, n)?);
     }
     let idle: Vec<_> = (0..3)
-        .map(|_| timed_interval(&mut t))
+        .map(|_| timed_interval(&mut t, n))
         .collect::<Result<_, _>>()?;
     let show = |label: &str, r: &[Timing]| {
         let med = |f: fn(&Timing) -> Duration| {

@@ -24,10 +24,8 @@ use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use libbpf_rs::{MapCore, MapFlags};
 
 use crate::cli::XdpArgs;
@@ -70,14 +68,10 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
         link.mode.name()
     );
 
-    let (tx, rx) = pipeline::channel();
-    let queue = rx.rx.clone();
+    // Room for a whole interval of the table, so a snapshot is queued at once
+    // and printed whole.
+    let (mut out, rx) = pipeline::channel_with_budget(interval_budget(args.max_flows));
     let writer = output::spawn_writer(rx, dest);
-    let mut out = Paced {
-        tx,
-        queue,
-        writer: &writer,
-    };
     let start = Instant::now();
     let mut table = Table::new(&mut skel.maps, args.idle_timeout, start)?;
     let iface: Arc<str> = args.iface.as_str().into();
@@ -105,43 +99,19 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
     link.detach();
     let last = table.interval(&iface, &mut out, true);
     drop(table);
-    out.tx.finish();
+    out.finish();
     let written = output::finish(writer);
     res.and(last).and(written)
 }
 
-/// The reader's end of the pipeline, paced: it waits while the writer has
-/// many batches queued, so a big table is printed whole, not dropped as
-/// `consumer_slow`. (The kernel keeps counting meanwhile.)
-pub struct Paced<'w, T> {
-    pub tx: RecordSender,
-    pub queue: Receiver<Vec<Record>>,
-    pub writer: &'w JoinHandle<T>,
+/// Bytes of records one interval can produce: every flow moved, plus totals.
+pub fn interval_budget(max_flows: u32) -> usize {
+    (max_flows as usize + 1) * crate::record::FLOW_WEIGHT
 }
 
-/// Batches (of up to 512 records) queued before the reader waits: 2 MiB of
-/// flow records, half the pipeline's byte budget.
-const MAX_QUEUED: usize = 32;
-
-impl<T> Paced<'_, T> {
-    fn send(&mut self, rec: Record) {
-        self.tx.send(rec);
-        if self.queue.len() >= MAX_QUEUED {
-            self.wait();
-        }
-    }
-
-    fn wait(&self) {
-        let start = Instant::now();
-        while self.queue.len() >= MAX_QUEUED / 2 && !self.writer.is_finished() {
-            // Once asked to stop, wait no longer than the pipeline's finish does.
-            if pipeline::shutting_down() && start.elapsed() > Duration::from_secs(2) {
-                break;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    }
-}
+/// How long a snapshot waits for the writer once asked to stop, as the
+/// pipeline's own finish does.
+const PATIENCE: Duration = Duration::from_secs(2);
 
 /// The loaded program's table and counters, and what the last pass saw.
 pub struct Table<'a> {
@@ -216,10 +186,10 @@ impl<'a> Table<'a> {
     }
 
     /// Sends the flows that moved, then the totals; `last` after detaching.
-    pub fn interval<T>(
+    pub fn interval(
         &mut self,
         iface: &Arc<str>,
-        out: &mut Paced<'_, T>,
+        out: &mut RecordSender,
         last: bool,
     ) -> Result<(), Error> {
         let flows = self.pass(Instant::now(), last);
@@ -227,36 +197,34 @@ impl<'a> Table<'a> {
     }
 
     /// Sends the flows the last pass saw move, then the totals.
-    pub fn emit<T>(
-        &self,
-        iface: &Arc<str>,
-        out: &mut Paced<'_, T>,
-        flows: u64,
-    ) -> Result<(), Error> {
+    pub fn emit(&self, iface: &Arc<str>, out: &mut RecordSender, flows: u64) -> Result<(), Error> {
         // The categories are read after the flows, so on a busy interface
         // the totals may be a little ahead of the flows, never behind; once
         // it is quiet they are exact.
         let c = self.counters()?;
         let ts = Timestamp::now();
         for d in &self.deltas {
-            out.send(Record::Flow(drain::flow_record(d, ts, iface)));
+            out.send_wait(Record::Flow(drain::flow_record(d, ts, iface)), PATIENCE);
         }
-        out.send(Record::XdpStats(XdpStatsRecord {
-            timestamp: ts,
-            iface: iface.clone(),
-            packets: c[CAT_TOTAL].0,
-            bytes: c[CAT_TOTAL].1,
-            flows,
-            untracked_packets: c[CAT_UNTRACKED].0,
-            untracked_bytes: c[CAT_UNTRACKED].1,
-            excluded_packets: c[CAT_EXCLUDED].0,
-            excluded_bytes: c[CAT_EXCLUDED].1,
-            non_ip_packets: c[CAT_NON_IP].0,
-            non_ip_bytes: c[CAT_NON_IP].1,
-            malformed_packets: c[CAT_MALFORMED].0,
-            malformed_bytes: c[CAT_MALFORMED].1,
-        }));
-        out.tx.flush();
+        out.send_wait(
+            Record::XdpStats(XdpStatsRecord {
+                timestamp: ts,
+                iface: iface.clone(),
+                packets: c[CAT_TOTAL].0,
+                bytes: c[CAT_TOTAL].1,
+                flows,
+                untracked_packets: c[CAT_UNTRACKED].0,
+                untracked_bytes: c[CAT_UNTRACKED].1,
+                excluded_packets: c[CAT_EXCLUDED].0,
+                excluded_bytes: c[CAT_EXCLUDED].1,
+                non_ip_packets: c[CAT_NON_IP].0,
+                non_ip_bytes: c[CAT_NON_IP].1,
+                malformed_packets: c[CAT_MALFORMED].0,
+                malformed_bytes: c[CAT_MALFORMED].1,
+            }),
+            PATIENCE,
+        );
+        out.flush();
         Ok(())
     }
 }
