@@ -63,7 +63,8 @@ struct {
 	__type(value, struct exec_event);
 } scratch SEC(".maps");
 
-/* tgid → boot time of its last exec, so an exit carries its exec's exec_id. */
+/* tgid → boot time of its last exec, so an exit carries its exec's exec_id.
+ * Full (65,536 live exec'd processes), an exit falls back to the fork time. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -71,9 +72,10 @@ struct {
 	__type(value, __u64);
 } exec_times SEC(".maps");
 
-/* tid → execve/execveat arguments, between sys_enter and sys_exit. */
+/* tid → execve/execveat arguments, between sys_enter and sys_exit. LRU, so
+ * the entry of a thread killed inside execve cannot fill it up for good. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u32);
 	__type(value, struct exec_args);
@@ -216,7 +218,8 @@ static __always_inline int on_exec(struct task_struct *task, pid_t old_pid,
 	e->h.kind = EV_EXEC;
 	e->h.tid = old_pid; /* the thread that called exec; it is the leader now */
 	e->h.exec_ns = now;
-	bpf_map_update_elem(&exec_times, &tgid, &now, BPF_ANY);
+	if (emit_exits) /* entries are removed at exit, so only kept with --exits */
+		bpf_map_update_elem(&exec_times, &tgid, &now, BPF_ANY);
 	if (bpf_core_field_exists(bprm->fdpath) && BPF_CORE_READ(bprm, fdpath))
 		e->h.flags |= EXEC_F_FDPATH;
 
