@@ -490,7 +490,7 @@ fn a_closed_stdout_ends_the_run_cleanly() {
     use std::process::{Command, Stdio};
     let pair = Pair::new(true);
     let mut child = Command::new("ip")
-        .args(["netns", "exec", &pair.ns_a, net::BIN, "xdp", &pair.if_a])
+        .args(["netns", "exec", &pair.ns_a, common::BIN, "xdp", &pair.if_a])
         .args(["--interval", "100ms"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

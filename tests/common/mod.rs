@@ -61,16 +61,21 @@ pub struct Finished {
 impl Tracer {
     /// Starts `ebpf-jsonl ARGS` and waits until it says it is attached.
     pub fn start(args: &[&str]) -> Tracer {
-        Self::spawn(args, true)
+        Self::spawn(None, args, true)
+    }
+
+    /// Like `start`, inside network namespace `ns` (`ip netns exec`).
+    pub fn start_in(ns: &str, args: &[&str]) -> Tracer {
+        Self::spawn(Some(ns), args, true)
     }
 
     /// Like `start`, but nobody reads stdout until [`Tracer::resume`].
     pub fn start_stalled(args: &[&str]) -> Tracer {
-        Self::spawn(args, false)
+        Self::spawn(None, args, false)
     }
 
-    fn spawn(args: &[&str], reading: bool) -> Tracer {
-        let mut child = Command::new(BIN)
+    fn spawn(ns: Option<&str>, args: &[&str], reading: bool) -> Tracer {
+        let mut child = tool_command(ns)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -116,16 +121,30 @@ impl Tracer {
             stderr,
             gate: (!reading).then_some(gate_tx),
         };
-        if ready_rx.recv_timeout(Duration::from_secs(20)).is_err() {
-            let _ = t.child.kill();
-            let _ = t.child.wait();
-            thread::sleep(Duration::from_millis(100));
-            panic!(
-                "ebpf-jsonl {args:?} did not attach; stderr:\n{}",
-                t.stderr()
-            );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match ready_rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(()) => return t,
+                Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {
+                    if let Ok(Some(st)) = t.child.try_wait() {
+                        thread::sleep(Duration::from_millis(100));
+                        panic!(
+                            "ebpf-jsonl {args:?} exited ({st}) before attaching; stderr:\n{}",
+                            t.stderr()
+                        );
+                    }
+                }
+                _ => {
+                    let _ = t.child.kill();
+                    let _ = t.child.wait();
+                    thread::sleep(Duration::from_millis(100));
+                    panic!(
+                        "ebpf-jsonl {args:?} did not attach; stderr:\n{}",
+                        t.stderr()
+                    );
+                }
+            }
         }
-        t
     }
 
     pub fn stderr(&self) -> String {
@@ -182,10 +201,10 @@ impl Tracer {
         self.wait()
     }
 
-    /// Waits for exit (at most 20 s) and collects everything printed.
+    /// Waits for exit (at most 30 s) and collects everything printed.
     pub fn wait(mut self) -> Finished {
         self.gate.take();
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
                 break s;
@@ -246,9 +265,26 @@ pub fn run(cmd: &mut Command) -> u32 {
     pid
 }
 
+/// `ebpf-jsonl`, or `ip netns exec NS ebpf-jsonl` inside a network namespace.
+fn tool_command(ns: Option<&str>) -> Command {
+    match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, BIN]);
+            c
+        }
+        None => Command::new(BIN),
+    }
+}
+
 /// Runs `ebpf-jsonl ARGS` without waiting for an attach (usage errors and the like).
 pub fn run_tool(args: &[&str]) -> (ExitStatus, String, String) {
-    let out = Command::new(BIN)
+    run_tool_in(None, args)
+}
+
+/// Like [`run_tool`], inside network namespace `ns` if given.
+pub fn run_tool_in(ns: Option<&str>, args: &[&str]) -> (ExitStatus, String, String) {
+    let out = tool_command(ns)
         .args(args)
         .stdin(Stdio::null())
         .output()

@@ -5,19 +5,12 @@
 #![allow(dead_code)]
 
 use std::ffi::CString;
-use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{channel, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_ebpf-jsonl");
 pub const MAC_A: [u8; 6] = [0x02, 0xeb, 0, 0, 0, 0x01];
 pub const MAC_B: [u8; 6] = [0x02, 0xeb, 0, 0, 0, 0x02];
 
@@ -192,7 +185,7 @@ impl Pair {
     pub fn tool(&self, args: &[&str]) -> Tool {
         let mut all = vec!["xdp", self.if_a.as_str()];
         all.extend_from_slice(args);
-        Tool::start(&self.ns_a, &all)
+        Tool::start_in(&self.ns_a, &all)
     }
 }
 
@@ -450,157 +443,10 @@ impl Capture {
     }
 }
 
-/// The tool running in a namespace.
-pub struct Tool {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-    stdout: Option<thread::JoinHandle<String>>,
-}
-
-pub struct Finished {
-    pub status: ExitStatus,
-    pub records: Vec<Value>,
-    pub stderr: String,
-}
-
-impl Tool {
-    /// `ip netns exec NS ebpf-jsonl ARGS`; waits until it says it attached,
-    /// and fails the test if it does not.
-    pub fn start(ns: &str, args: &[&str]) -> Tool {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, BIN])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ebpf-jsonl");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (ready_tx, ready) = channel();
-        {
-            let mut err = BufReader::new(child.stderr.take().unwrap());
-            let stderr = stderr.clone();
-            thread::spawn(move || {
-                let mut line = String::new();
-                while err.read_line(&mut line).unwrap_or(0) > 0 {
-                    stderr.lock().unwrap().push_str(&line);
-                    if line.contains("attached") {
-                        let _ = ready_tx.send(());
-                    }
-                    line.clear();
-                }
-            });
-        }
-        let mut out = child.stdout.take().unwrap();
-        let stdout = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let mut tool = Tool {
-            child,
-            stderr,
-            stdout: Some(stdout),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match ready.recv_timeout(Duration::from_millis(50)) {
-                Ok(()) => return tool,
-                Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {
-                    if let Ok(Some(st)) = tool.child.try_wait() {
-                        thread::sleep(Duration::from_millis(100));
-                        panic!(
-                            "ebpf-jsonl {args:?} exited ({st}) before attaching: {}",
-                            tool.stderr()
-                        );
-                    }
-                }
-                _ => {
-                    let _ = tool.child.kill();
-                    panic!("ebpf-jsonl {args:?} did not attach: {}", tool.stderr());
-                }
-            }
-        }
-    }
-
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    pub fn signal(&self, sig: i32) {
-        // SAFETY: our own child.
-        unsafe { libc::kill(self.pid(), sig) };
-    }
-
-    /// SIGINT, then everything it printed.
-    pub fn stop(self) -> Finished {
-        self.signal(libc::SIGINT);
-        self.wait()
-    }
-
-    pub fn wait(mut self) -> Finished {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(st) = self.child.try_wait().expect("wait") {
-                break st;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("ebpf-jsonl did not exit: {}", self.stderr());
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
-        let text = self
-            .stdout
-            .take()
-            .map(|h| h.join().unwrap())
-            .unwrap_or_default();
-        let records = text
-            .lines()
-            .map(|l| {
-                let v = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
-                crate::common::validate(&v);
-                v
-            })
-            .collect();
-        thread::sleep(Duration::from_millis(50));
-        Finished {
-            status,
-            records,
-            stderr: self.stderr(),
-        }
-    }
-}
-
-impl Drop for Tool {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// The tool running in a namespace: the common harness's tracer.
+pub use crate::common::Tracer as Tool;
 
 /// Runs the tool to completion (for errors): (status, stdout, stderr).
 pub fn run_tool(ns: Option<&str>, args: &[&str]) -> (ExitStatus, String, String) {
-    let mut cmd = match ns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, BIN]);
-            c
-        }
-        None => Command::new(BIN),
-    };
-    let out = cmd
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ebpf-jsonl");
-    (
-        out.status,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::common::run_tool_in(ns, args)
 }
