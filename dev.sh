@@ -76,7 +76,7 @@ bench)
     ./target/release/ebpf-jsonl writer-bench
     ;;
 *)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac
