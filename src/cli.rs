@@ -60,7 +60,7 @@ pub enum Command {
     #[command(after_help = "Example:\n  ebpf-jsonl man > /usr/local/share/man/man1/ebpf-jsonl.1")]
     Man,
 
-    /// Measures the XDP program per packet against baselines, and the table drain
+    /// Measures the XDP program per packet and on a veth path against baselines, and the table drain
     #[command(hide = true)]
     XdpBench(XdpBenchArgs),
 }
