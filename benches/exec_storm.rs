@@ -23,6 +23,7 @@ enum Tracer {
     None,
     Ours,
     OursExits,
+    OursFailed,
     Execsnoop,
     Bpftrace,
 }
@@ -33,6 +34,7 @@ impl Tracer {
             Tracer::None => "no tracer",
             Tracer::Ours => "ebpf-jsonl exec",
             Tracer::OursExits => "ebpf-jsonl exec --exits",
+            Tracer::OursFailed => "ebpf-jsonl exec --failed",
             Tracer::Execsnoop => "execsnoop (libbpf-tools)",
             Tracer::Bpftrace => "bpftrace -f json",
         }
@@ -49,6 +51,11 @@ impl Tracer {
             Tracer::OursExits => {
                 let mut c = Command::new(OURS);
                 c.args(["exec", "--exits"]);
+                c
+            }
+            Tracer::OursFailed => {
+                let mut c = Command::new(OURS);
+                c.args(["exec", "--failed"]);
                 c
             }
             Tracer::Execsnoop => Command::new("/usr/sbin/execsnoop"),
@@ -72,7 +79,7 @@ impl Tracer {
     /// A line on stdout or stderr saying the tracer is ready.
     fn ready(self, line: &str) -> bool {
         match self {
-            Tracer::Ours | Tracer::OursExits => line.contains("attached"),
+            Tracer::Ours | Tracer::OursExits | Tracer::OursFailed => line.contains("attached"),
             // execsnoop's stdout is block-buffered in a pipe: its header
             // may not show until much later, so it is given time instead.
             Tracer::Execsnoop => true,
@@ -265,6 +272,8 @@ fn main() {
     let mut tracers = vec![Tracer::None, Tracer::Ours];
     if exits {
         tracers.push(Tracer::OursExits);
+        // Hooks every syscall: its cost shows in the storm's slowdown.
+        tracers.push(Tracer::OursFailed);
     }
     if std::path::Path::new("/usr/sbin/execsnoop").exists() {
         tracers.push(Tracer::Execsnoop);
