@@ -162,14 +162,30 @@ static __always_inline __u32 pidns_of(struct task_struct *task)
 	return BPF_CORE_READ(up.ns, ns.inum);
 }
 
-/* Fills the header fields every event shares. */
-static __always_inline void fill_common(struct exec_hdr *h, struct task_struct *task, __u64 now)
+static __always_inline struct exec_event *scratch_event(void)
 {
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+/* The scratch event for the current task with the header fields every event
+ * shares filled in, or NULL if a filter excludes the task. */
+static __always_inline struct exec_event *begin_event(struct task_struct *task)
+{
+	struct exec_event *e = scratch_event();
+	if (!e)
+		return NULL;
+	__u64 id = bpf_get_current_pid_tgid();
 	__u64 ugid = bpf_get_current_uid_gid();
-	h->ts_boot_ns = now;
+	struct exec_hdr *h = &e->h;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	if (!wanted(id >> 32, (__u32)ugid, h->comm))
+		return NULL;
+
+	h->ts_boot_ns = bpf_ktime_get_boot_ns();
 	h->cgroup_id = bpf_get_current_cgroup_id();
-	h->pid = bpf_get_current_pid_tgid() >> 32;
-	h->tid = (__u32)bpf_get_current_pid_tgid();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
 	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	h->uid = (__u32)ugid;
 	h->gid = ugid >> 32;
@@ -182,13 +198,7 @@ static __always_inline void fill_common(struct exec_hdr *h, struct task_struct *
 	h->argv_size = 0;
 	h->argv_len = 0;
 	h->filename_len = 0;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
-}
-
-static __always_inline struct exec_event *scratch_event(void)
-{
-	__u32 cpu = bpf_get_smp_processor_id();
-	return bpf_map_lookup_elem(&scratch, &cpu);
+	return e;
 }
 
 static __always_inline void submit(struct exec_event *e, __u64 used)
@@ -203,23 +213,16 @@ static __always_inline void submit(struct exec_event *e, __u64 used)
 static __always_inline int on_exec(struct task_struct *task, pid_t old_pid,
 				   struct linux_binprm *bprm)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	bpf_map_delete_elem(&inflight, &old_pid);
 
-	struct exec_event *e = scratch_event();
+	struct exec_event *e = begin_event(task);
 	if (!e)
 		return 0;
-	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
-	if (!wanted(tgid, (__u32)bpf_get_current_uid_gid(), e->h.comm))
-		return 0;
-
-	__u64 now = bpf_ktime_get_boot_ns();
-	fill_common(&e->h, task, now);
 	e->h.kind = EV_EXEC;
 	e->h.tid = old_pid; /* the thread that called exec; it is the leader now */
-	e->h.exec_ns = now;
+	e->h.exec_ns = e->h.ts_boot_ns;
 	if (emit_exits) /* entries are removed at exit, so only kept with --exits */
-		bpf_map_update_elem(&exec_times, &tgid, &now, BPF_ANY);
+		bpf_map_update_elem(&exec_times, &e->h.pid, &e->h.exec_ns, BPF_ANY);
 	if (bpf_core_field_exists(bprm->fdpath) && BPF_CORE_READ(bprm, fdpath))
 		e->h.flags |= EXEC_F_FDPATH;
 
@@ -256,17 +259,12 @@ static __always_inline int on_exit(struct task_struct *task)
 	if (exec_ns)
 		bpf_map_delete_elem(&exec_times, &tgid);
 
-	struct exec_event *e = scratch_event();
-	if (!e)
-		return 0;
-	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
-	bool want = wanted(tgid, (__u32)bpf_get_current_uid_gid(), e->h.comm);
+	/* Without --exits this hook only prunes the --pid set. */
+	struct exec_event *e = emit_exits ? begin_event(task) : NULL;
 	if (filter_pid)
 		bpf_map_delete_elem(&pids, &tgid);
-	if (!want || !emit_exits)
+	if (!e)
 		return 0;
-
-	fill_common(&e->h, task, bpf_ktime_get_boot_ns());
 	e->h.kind = EV_EXIT;
 	e->h.tid = e->h.pid;
 	e->h.exec_ns = exec_time ? exec_time : e->h.start_ns;
@@ -364,16 +362,9 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	if (ret >= 0)
 		return 0;
 
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct exec_event *e = scratch_event();
+	struct exec_event *e = begin_event((struct task_struct *)bpf_get_current_task());
 	if (!e)
 		return 0;
-	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!wanted(tgid, (__u32)bpf_get_current_uid_gid(), e->h.comm))
-		return 0;
-
-	fill_common(&e->h, task, bpf_ktime_get_boot_ns());
 	e->h.kind = EV_EXEC;
 	e->h.ret = ret;
 	e->h.exec_ns = e->h.ts_boot_ns;

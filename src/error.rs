@@ -15,7 +15,6 @@ pub mod exit {
 #[derive(Debug)]
 pub enum Error {
     /// Bad flag or value (exit 2).
-    #[allow(dead_code)]
     Usage(String),
     /// Missing root / capabilities (exit 3).
     Privilege(String),
