@@ -11,16 +11,7 @@ use crate::cli::{CheckArgs, XdpMode};
 use crate::error::Error;
 use crate::kernel;
 
-#[allow(
-    clippy::all,
-    non_camel_case_types,
-    non_snake_case,
-    dead_code,
-    unused_imports
-)]
-mod skel {
-    include!(concat!(env!("OUT_DIR"), "/probe.skel.rs"));
-}
+bpf_skel!(skel, "probe.skel.rs");
 use skel::ProbeSkelBuilder;
 
 #[derive(Debug, Default, Serialize)]

@@ -1,5 +1,22 @@
 //! ebpf-jsonl: eBPF programs in the kernel, newline-delimited JSON on stdout.
 
+/// `bpf_skel!(vis name, "x.skel.rs")`: the libbpf-rs skeleton build.rs
+/// generated from bpf/x.bpf.c, as a module (generated code, so lints are off).
+macro_rules! bpf_skel {
+    ($vis:vis $name:ident, $file:literal) => {
+        #[allow(
+            clippy::all,
+            non_camel_case_types,
+            non_snake_case,
+            dead_code,
+            unused_imports
+        )]
+        $vis mod $name {
+            include!(concat!(env!("OUT_DIR"), "/", $file));
+        }
+    };
+}
+
 mod bench;
 mod check;
 mod cli;

@@ -5,16 +5,7 @@ mod attach;
 mod cgroup;
 pub mod decode;
 
-#[allow(
-    clippy::all,
-    non_camel_case_types,
-    non_snake_case,
-    dead_code,
-    unused_imports
-)]
-pub mod skel {
-    include!(concat!(env!("OUT_DIR"), "/exec.skel.rs"));
-}
+bpf_skel!(pub skel, "exec.skel.rs");
 
 use std::cell::RefCell;
 use std::collections::HashMap;

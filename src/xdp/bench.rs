@@ -27,16 +27,7 @@ use crate::error::Error;
 use crate::kernel;
 use crate::pipeline;
 
-#[allow(
-    clippy::all,
-    non_camel_case_types,
-    non_snake_case,
-    dead_code,
-    unused_imports
-)]
-mod baseline {
-    include!(concat!(env!("OUT_DIR"), "/bench_xdp.skel.rs"));
-}
+bpf_skel!(baseline, "bench_xdp.skel.rs");
 
 const ETH_SRC_DST: [u8; 12] = [2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
 

@@ -9,16 +9,7 @@ mod drain;
 mod tests;
 mod veth;
 
-#[allow(
-    clippy::all,
-    non_camel_case_types,
-    non_snake_case,
-    dead_code,
-    unused_imports
-)]
-pub mod skel {
-    include!(concat!(env!("OUT_DIR"), "/xdp.skel.rs"));
-}
+bpf_skel!(pub skel, "xdp.skel.rs");
 
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
