@@ -95,6 +95,15 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
     }))
 }
 
+/// What an exec event carries after its filename: the cgroup section (see
+/// [`super::cgroup::Names`]). None if the event is shorter than its header says.
+pub fn trailer(data: &[u8]) -> Option<&[u8]> {
+    let mut h = exec_hdr::default();
+    plain::copy_from_bytes(&mut h, data).ok()?;
+    let at = size_of::<exec_hdr>() + h.argv_len as usize + usize::from(h.filename_len);
+    data.get(at..)
+}
+
 /// A wait() status → (exit code, killing signal, core dumped). A process
 /// killed by a signal gets the shell's convention, 128 + signal number.
 pub fn wait_status(status: u32) -> (u8, Option<&'static str>, bool) {
