@@ -229,23 +229,21 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 
 /* Writes the cgroup section at `at` bytes into e->data: the current task's
  * cgroup v2 names, read from kernfs at the event, unless this epoch already
- * sent them. Sets cgroup_id from the same node, so id and names always agree.
+ * sent them. Names sent go with cgroup_id read from the same node, so id and
+ * names always agree.
  * Returns the bytes written; `*whole` says whether they hold every name. */
 static __always_inline __u32 append_cgroup(struct exec_event *e, __u64 at, bool *whole)
 {
 	if (at > ARGV_MAX_LEN + FILENAME_MAX_LEN)
 		return 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
 	struct exec_cgroup *c = (void *)(e->data + at);
 	char *names = e->data + at + sizeof(*c);
 	__u32 off = 0;
 	__u8 depth = 0, flags = 0;
 	bool top = false;
 
-	__u64 id = BPF_CORE_READ(kn, id);
-	e->h.cgroup_id = id;
-	__u32 *sent = bpf_map_lookup_elem(&cgroup_sent, &id);
+	/* cgroup_id is the helper's: the id of the node walked below */
+	__u32 *sent = bpf_map_lookup_elem(&cgroup_sent, &e->h.cgroup_id);
 	if (sent && *sent == cgroup_epoch) {
 		c->len_lo = 0;
 		c->len_hi = 0;
@@ -253,6 +251,10 @@ static __always_inline __u32 append_cgroup(struct exec_event *e, __u64 at, bool 
 		c->flags = CGROUP_F_SENT;
 		return sizeof(*c);
 	}
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	/* The same node the helper read, unless the task moved in between. */
+	e->h.cgroup_id = BPF_CORE_READ(kn, id);
 	for (__u32 i = 0; i < CGROUP_DEPTH_MAX; i++) {
 		struct kernfs_node *parent = kn ? kn_parent(kn) : NULL;
 		if (!parent) {
