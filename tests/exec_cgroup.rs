@@ -217,3 +217,19 @@ fn long_and_deep_paths() {
     );
     assert_eq!(root.exec_with(&m)["cgroup"], rel.as_str());
 }
+
+/// A cgroup's names come with its first exec only, so they count even when
+/// `--match` filters that exec's record out.
+#[test]
+fn names_from_a_record_filtered_out_by_match() {
+    let mut cg = TestCgroup::new();
+    let (dir, rel) = cg.make(&["first-filtered.scope".into()]);
+    let tag = marker("match");
+    let mut t = Tracer::start_minimal_caps(&["exec", "--match", &format!("^/bin/true {tag}-yes")]);
+    let (no, yes) = (format!("{tag}-no"), format!("{tag}-yes"));
+    run_in_cgroup(&dir, Command::new("/bin/true").arg(&no));
+    run_in_cgroup(&dir, Command::new("/bin/true").arg(&yes));
+    let v = t.exec_with(&yes);
+    assert_eq!(v["cgroup"], rel.as_str(), "{v}");
+    assert!(!t.seen.iter().any(|v| common::has_arg(v, &no)));
+}

@@ -132,6 +132,16 @@ impl Shaper<'_> {
         let mut rec = decode::decode(data, clock, self.limits)?;
         match &mut rec {
             Record::Exec(e) => {
+                // Even for a record filtered out below: the kernel sends a
+                // cgroup's names only once.
+                let r = self.cgroups.resolve(e.cgroup_id, decode::trailer(data));
+                if let Some(ep) = self.cgroup_epoch {
+                    if ep.load(Ordering::Relaxed) != self.cgroups.epoch() {
+                        ep.store(self.cgroups.epoch(), Ordering::Relaxed);
+                    }
+                }
+                e.cgroup = r.path;
+                e.container_id = r.container_id;
                 if let Some(re) = &self.matches {
                     let joined = e
                         .text
@@ -150,14 +160,6 @@ impl Shaper<'_> {
                         self.matched.insert(e.pid, e.exec_id);
                     }
                 }
-                let r = self.cgroups.resolve(e.cgroup_id, decode::trailer(data));
-                if let Some(ep) = self.cgroup_epoch {
-                    if ep.load(Ordering::Relaxed) != self.cgroups.epoch() {
-                        ep.store(self.cgroups.epoch(), Ordering::Relaxed);
-                    }
-                }
-                e.cgroup = r.path;
-                e.container_id = r.container_id;
             }
             Record::Exit(x)
                 if self.matches.is_some() && self.matched.remove(&x.pid) != Some(x.exec_id) =>
