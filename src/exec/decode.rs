@@ -414,6 +414,15 @@ mod tests {
     }
 
     #[test]
+    fn trailer_is_what_follows_the_filename() {
+        let mut ev = event(hdr(b"/x\0", b"/x\0a\0", 5, 0), b"/x\0", b"/x\0a\0");
+        assert_eq!(trailer(&ev), Some(&b""[..]));
+        ev.extend_from_slice(b"\x02\0\x01\0a\0");
+        assert_eq!(trailer(&ev), Some(&b"\x02\0\x01\0a\0"[..]));
+        assert_eq!(trailer(&ev[..ev.len() - 12]), None);
+    }
+
+    #[test]
     fn short_event_is_rejected() {
         let ev = event(hdr(b"/bin/true\0", b"abc\0", 4, 0), b"/bin", b"");
         assert!(decode(&ev, &BootClock::new(), LIM).is_none());
