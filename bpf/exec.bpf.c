@@ -201,13 +201,111 @@ static __always_inline struct exec_event *begin_event(struct task_struct *task)
 	return e;
 }
 
+/* ---- cgroup section (see struct exec_cgroup) ---- */
+
+/* cgroup id → the cgroup_epoch its names were last sent in. LRU: an id it
+ * forgets just has its names sent again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u32);
+} cgroup_sent SEC(".maps");
+
+/* Set by userspace each time its cache of names forgets (see exec.h). */
+__u32 cgroup_epoch;
+
+/* Before 6.15, kernfs_node's parent was `parent`; now it is `__parent`. */
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+/* Writes the cgroup section at `at` bytes into e->data: the current task's
+ * cgroup v2 names, read from kernfs at the event, unless this epoch already
+ * sent them. Names sent go with cgroup_id read from the same node, so id and
+ * names always agree.
+ * Returns the bytes written; `*whole` says whether they hold every name. */
+static __always_inline __u32 append_cgroup(struct exec_event *e, __u64 at, bool *whole)
+{
+	if (at > ARGV_MAX_LEN + FILENAME_MAX_LEN)
+		return 0;
+	struct exec_cgroup *c = (void *)(e->data + at);
+	char *names = e->data + at + sizeof(*c);
+	__u32 off = 0;
+	__u8 depth = 0, flags = 0;
+	bool top = false;
+
+	/* cgroup_id is the helper's: the id of the node walked below */
+	__u32 *sent = bpf_map_lookup_elem(&cgroup_sent, &e->h.cgroup_id);
+	if (sent && *sent == cgroup_epoch) {
+		c->len_lo = 0;
+		c->len_hi = 0;
+		c->depth = 0;
+		c->flags = CGROUP_F_SENT;
+		return sizeof(*c);
+	}
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	/* The same node the helper read, unless the task moved in between. */
+	e->h.cgroup_id = BPF_CORE_READ(kn, id);
+	for (__u32 i = 0; i < CGROUP_DEPTH_MAX; i++) {
+		struct kernfs_node *parent = kn ? kn_parent(kn) : NULL;
+		if (!parent) {
+			top = true;
+			break;
+		}
+		__u32 room = CGROUP_NAMES_MAX - off;
+		if (room > CGROUP_NAME_ROOM)
+			room = CGROUP_NAME_ROOM;
+		/* Opaque to the compiler, so the masks below stay for the verifier. */
+		__u32 o = off;
+		barrier_var(o);
+		barrier_var(room);
+		long n = bpf_probe_read_kernel_str(names + (o & (CGROUP_NAMES_MAX - 1)),
+						   room & (2 * CGROUP_NAME_ROOM - 1),
+						   BPF_CORE_READ(kn, name));
+		/* n == room below a whole name's room: possibly cut, so not kept */
+		if (n <= 0 || ((__u32)n == room && room < CGROUP_NAME_ROOM))
+			break;
+		off += n; /* at most CGROUP_NAMES_MAX: room is 0 there, and the read fails */
+		depth++;
+		kn = parent;
+	}
+	if (!top)
+		flags |= CGROUP_F_CUT;
+	*whole = top;
+	c->len_lo = off & 0xff;
+	c->len_hi = off >> 8;
+	c->depth = depth;
+	c->flags = flags;
+	return sizeof(*c) + off;
+}
+
 static __always_inline void submit(struct exec_event *e, __u64 used)
 {
+	bool names = false;
+	if (e->h.kind == EV_EXEC)
+		used += append_cgroup(e, used, &names);
 	__u64 total = offsetof(struct exec_event, data) + used;
 	if (total > sizeof(*e))
 		return;
-	if (bpf_ringbuf_output(&events, e, total, wakeup_flag(e->h.ts_boot_ns)))
+	if (bpf_ringbuf_output(&events, e, total, wakeup_flag(e->h.ts_boot_ns))) {
 		count_drop();
+		return;
+	}
+	/* Only now: an event of this cgroup that omits the names is behind
+	 * this one in the ring buffer. */
+	if (names) {
+		__u32 epoch = cgroup_epoch;
+		bpf_map_update_elem(&cgroup_sent, &e->h.cgroup_id, &epoch, BPF_ANY);
+	}
 }
 
 static __always_inline int on_exec(struct task_struct *task, pid_t old_pid,

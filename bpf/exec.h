@@ -40,11 +40,32 @@ struct exec_hdr {
 };
 
 /* What goes into the ring buffer: the header, then `argv_len` bytes of
- * NUL-separated argv, then `filename_len` bytes of filename (NUL included). */
+ * NUL-separated argv, then `filename_len` bytes of filename (NUL included),
+ * then (exec events only) the cgroup section below. */
 struct exec_event {
 	struct exec_hdr h;
 	/* room for the verifier's bounds on each argv element's offset and size */
 	char data[2 * ARGV_MAX_LEN + FILENAME_MAX_LEN];
+};
+
+/* The cgroup section, trailing an exec event: the kernel's own names of the
+ * task's cgroup v2 and its ancestors, so the path needs neither the cgroup
+ * to outlive the event nor CAP_DAC_READ_SEARCH in userspace. This header,
+ * then `len` bytes: one NUL-terminated name per level, innermost first, the
+ * root (which has no name) left out; the root cgroup itself has none.
+ * Names whole in an event that reached the ring buffer are not sent again
+ * for the same cgroup until userspace bumps `cgroup_epoch` (its cache of
+ * names forgot): later events of that cgroup carry CGROUP_F_SENT instead. */
+#define CGROUP_DEPTH_MAX 32 /* levels walked */
+#define CGROUP_NAMES_MAX 4096 /* bytes of names carried */
+#define CGROUP_NAME_ROOM 256 /* NAME_MAX + NUL: the longest name of a level */
+#define CGROUP_F_CUT 1 /* the outermost levels did not fit (or could not be read) */
+#define CGROUP_F_SENT 2 /* no names: an earlier event of this epoch carried them */
+struct exec_cgroup {
+	__u8 len_lo; /* len = len_lo | len_hi << 8; bytes, so any offset will do */
+	__u8 len_hi;
+	__u8 depth; /* levels in the names */
+	__u8 flags;
 };
 
 /* An execve/execveat in progress (for failed-exec reports), keyed by tid. */

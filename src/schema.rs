@@ -111,7 +111,10 @@ pub fn of(kind: &str) -> Option<Value> {
                 ("cgroup_id", uint(64, "cgroup v2 id")),
                 (
                     "cgroup",
-                    nullable_string("cgroup v2 path relative to the hierarchy root"),
+                    nullable_string(
+                        "cgroup v2 path relative to the hierarchy root; \
+                         a path cut to its innermost levels starts with …",
+                    ),
                 ),
                 (
                     "container_id",

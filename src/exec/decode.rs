@@ -95,6 +95,15 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
     }))
 }
 
+/// What an exec event carries after its filename: the cgroup section (see
+/// [`super::cgroup::Names`]). None if the event is shorter than its header says.
+pub fn trailer(data: &[u8]) -> Option<&[u8]> {
+    let mut h = exec_hdr::default();
+    plain::copy_from_bytes(&mut h, data).ok()?;
+    let at = size_of::<exec_hdr>() + h.argv_len as usize + usize::from(h.filename_len);
+    data.get(at..)
+}
+
 /// A wait() status → (exit code, killing signal, core dumped). A process
 /// killed by a signal gets the shell's convention, 128 + signal number.
 pub fn wait_status(status: u32) -> (u8, Option<&'static str>, bool) {
@@ -402,6 +411,15 @@ mod tests {
         assert_eq!(wait_status(11 | 0x80), (139, Some("SIGSEGV"), true));
         assert_eq!(signal_name(34), "SIGRTMIN+2");
         assert_eq!(errno_name(libc::EACCES), "EACCES");
+    }
+
+    #[test]
+    fn trailer_is_what_follows_the_filename() {
+        let mut ev = event(hdr(b"/x\0", b"/x\0a\0", 5, 0), b"/x\0", b"/x\0a\0");
+        assert_eq!(trailer(&ev), Some(&b""[..]));
+        ev.extend_from_slice(b"\x02\0\x01\0a\0");
+        assert_eq!(trailer(&ev), Some(&b"\x02\0\x01\0a\0"[..]));
+        assert_eq!(trailer(&ev[..ev.len() - 12]), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ bpf_skel!(pub skel, "exec.skel.rs");
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use libbpf_rs::{MapCore, MapFlags, RingBufferBuilder};
@@ -46,7 +47,16 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         cgroups,
     };
     let mut objs = [MaybeUninit::uninit(), MaybeUninit::uninit()];
-    let att = attach::load_and_attach(&mut objs, &cfg)?;
+    let mut att = attach::load_and_attach(&mut objs, &cfg)?;
+
+    // SAFETY: bss_data is the mmap of the loaded object's .bss, alive as long
+    // as the skeleton; cgroup_epoch is an aligned u32 the BPF side only reads.
+    let cgroup_epoch = att
+        .skel
+        .maps
+        .bss_data
+        .as_deref_mut()
+        .map(|b| unsafe { AtomicU32::from_ptr(&mut b.cgroup_epoch) });
 
     let (tx, rx) = pipeline::channel();
     let writer = output::spawn_writer(rx, dest);
@@ -57,6 +67,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
             max_args: args.max_args,
         },
         cgroups: cgroup::Resolver::new(),
+        cgroup_epoch,
         matches: args.matches.clone(),
         matched: HashMap::new(),
         exits: args.exits,
@@ -105,20 +116,32 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
 
 /// Raw event → the record to print (or none): decode, the userspace filter,
 /// and the cgroup path and container id.
-struct Shaper {
+struct Shaper<'a> {
     limits: ArgvLimits,
     cgroups: cgroup::Resolver,
+    /// The kernel's `cgroup_epoch`, kept at the resolver's.
+    cgroup_epoch: Option<&'a AtomicU32>,
     matches: Option<regex::Regex>,
     /// With --match and --exits: the exec each live matched process runs.
     matched: HashMap<u32, ExecId>,
     exits: bool,
 }
 
-impl Shaper {
+impl Shaper<'_> {
     fn shape(&mut self, data: &[u8], clock: &BootClock) -> Option<Record> {
         let mut rec = decode::decode(data, clock, self.limits)?;
         match &mut rec {
             Record::Exec(e) => {
+                // Even for a record filtered out below: the kernel sends a
+                // cgroup's names only once.
+                let r = self.cgroups.resolve(e.cgroup_id, decode::trailer(data));
+                if let Some(ep) = self.cgroup_epoch {
+                    if ep.load(Ordering::Relaxed) != self.cgroups.epoch() {
+                        ep.store(self.cgroups.epoch(), Ordering::Relaxed);
+                    }
+                }
+                e.cgroup = r.path;
+                e.container_id = r.container_id;
                 if let Some(re) = &self.matches {
                     let joined = e
                         .text
@@ -137,9 +160,6 @@ impl Shaper {
                         self.matched.insert(e.pid, e.exec_id);
                     }
                 }
-                let r = self.cgroups.resolve(e.cgroup_id);
-                e.cgroup = r.path;
-                e.container_id = r.container_id;
             }
             Record::Exit(x)
                 if self.matches.is_some() && self.matched.remove(&x.pid) != Some(x.exec_id) =>

@@ -74,8 +74,28 @@ impl Tracer {
         Self::spawn(None, args, false)
     }
 
+    /// Like `start`, as nobody holding only CAP_BPF and CAP_PERFMON (the
+    /// minimum README states), through setpriv's ambient capabilities.
+    pub fn start_minimal_caps(args: &[&str]) -> Tracer {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all,+bpf,+perfmon",
+            "--ambient-caps=-all,+bpf,+perfmon",
+            "--bounding-set=-all,+bpf,+perfmon",
+            BIN,
+        ]);
+        Self::spawn_command(c, args, true)
+    }
+
     fn spawn(ns: Option<&str>, args: &[&str], reading: bool) -> Tracer {
-        let mut child = tool_command(ns)
+        Self::spawn_command(tool_command(ns), args, reading)
+    }
+
+    fn spawn_command(mut cmd: Command, args: &[&str], reading: bool) -> Tracer {
+        let mut child = cmd
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
