@@ -1,13 +1,15 @@
 //! Bad input is refused before anything is attached: every flag value that
 //! does not fit is exit 2 with a one-line error naming the flag and the
-//! limit.
+//! limit; a missing capability is exit 3 naming that capability, and
+//! `check` names the same one.
 
 mod common;
 #[path = "common/net.rs"]
 mod net;
 
-use common::{run_tool, run_tool_in};
+use common::{run_tool, run_tool_in, run_without_caps};
 use net::Pair;
+use serde_json::Value;
 
 /// The error's own lines: clap follows it with a blank line and a
 /// "For more information, try '--help'." tip, which is not part of it.
@@ -202,4 +204,138 @@ fn an_unknown_flag_with_a_newline_stays_on_one_line() {
         err.lines().next().unwrap(),
         r"error: unexpected argument '--dura\ntion' found"
     );
+}
+
+fn check_without(drop: &[&str]) -> Value {
+    let out = run_without_caps(None, drop, &["check"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "check without {drop:?}: {e}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let ok = v["exec"]["can_run"] == true && v["xdp"]["can_run"] == true;
+    assert_eq!(out.status.code(), Some(if ok { 0 } else { 1 }), "{v}");
+    for cap in drop {
+        assert_eq!(
+            v["privileges"][format!("cap_{cap}")],
+            false,
+            "setpriv dropped {cap}: {v}"
+        );
+    }
+    v
+}
+
+#[test]
+fn check_names_the_capability_that_is_missing() {
+    // CAP_SYS_ADMIN stands in for CAP_PERFMON: only without both is one missing.
+    let v = check_without(&["perfmon"]);
+    assert_eq!(v["exec"]["can_run"], true, "{v}");
+    assert_eq!(v["xdp"]["can_run"], true, "{v}");
+
+    let v = check_without(&["sys_admin", "perfmon"]);
+    assert_eq!(v["exec"]["reason"], "missing CAP_PERFMON", "{v}");
+    assert_eq!(v["xdp"]["reason"], "missing CAP_PERFMON", "{v}");
+    assert!(
+        v["exec"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("grant CAP_PERFMON"),
+        "{v}"
+    );
+    assert_eq!(
+        v["hooks"]["tp_btf"]["loads"], false,
+        "and the kernel agrees: {v}"
+    );
+
+    let v = check_without(&["sys_admin", "bpf"]);
+    assert_eq!(v["exec"]["reason"], "missing CAP_BPF", "{v}");
+    assert_eq!(v["xdp"]["reason"], "missing CAP_BPF", "{v}");
+
+    // CAP_SYS_ADMIN stands in for CAP_NET_ADMIN too.
+    let v = check_without(&["net_admin"]);
+    assert_eq!(v["xdp"]["can_run"], true, "{v}");
+    let v = check_without(&["sys_admin", "net_admin"]);
+    assert_eq!(v["exec"]["can_run"], true, "{v}");
+    assert_eq!(v["xdp"]["reason"], "missing CAP_NET_ADMIN", "{v}");
+    assert_eq!(v["xdp_loads"], false, "and the kernel agrees: {v}");
+
+    // Nothing stands in for CAP_DAC_READ_SEARCH: exec runs, but resolves no
+    // cgroup path, and says so.
+    let v = check_without(&["dac_read_search"]);
+    assert_eq!(v["exec"]["can_run"], true, "{v}");
+    assert!(
+        v["exec"]["warning"]
+            .as_str()
+            .unwrap()
+            .contains("CAP_DAC_READ_SEARCH"),
+        "{v}"
+    );
+    assert_eq!(v["xdp"]["can_run"], true, "{v}");
+    assert_eq!(check_without(&["perfmon"])["exec"]["warning"], Value::Null);
+
+    let v = check_without(&["sys_admin", "bpf", "perfmon", "net_admin"]);
+    assert_eq!(
+        v["exec"]["reason"], "missing CAP_BPF and CAP_PERFMON",
+        "{v}"
+    );
+    assert_eq!(
+        v["xdp"]["reason"], "missing CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN",
+        "{v}"
+    );
+}
+
+/// Exit 3, one line naming exactly what is missing, nothing on stdout.
+#[track_caller]
+fn assert_refused_for(out: &std::process::Output, missing: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains(&format!("(missing {missing})")), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn exec_and_xdp_refuse_naming_the_missing_capability() {
+    // (--duration: should one wrongly start, it still ends.)
+    let out = run_without_caps(
+        None,
+        &["sys_admin", "perfmon"],
+        &["exec", "--duration", "5s"],
+    );
+    assert_refused_for(&out, "CAP_PERFMON");
+    // Without CAP_DAC_READ_SEARCH it runs, saying on stderr what it cannot do.
+    let out = run_without_caps(None, &["dac_read_search"], &["exec", "--duration", "1s"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    assert!(
+        err.lines()
+            .next()
+            .is_some_and(|l| l.starts_with("ebpf-jsonl: warning: missing CAP_DAC_READ_SEARCH")),
+        "{err}"
+    );
+
+    let pair = Pair::new(false);
+    let xdp = ["xdp", pair.if_a.as_str(), "--duration", "1s"];
+    // The verifier needs CAP_PERFMON for the flow program: said up front,
+    // not as a verifier refusal.
+    let out = run_without_caps(Some(&pair.ns_a), &["sys_admin", "perfmon"], &xdp);
+    assert_refused_for(&out, "CAP_PERFMON");
+    let out = run_without_caps(Some(&pair.ns_a), &["sys_admin", "net_admin"], &xdp);
+    assert_refused_for(&out, "CAP_NET_ADMIN");
+    assert!(!pair.has_xdp());
+
+    // With CAP_SYS_ADMIN, CAP_NET_ADMIN is not needed: it runs.
+    let out = run_without_caps(Some(&pair.ns_a), &["net_admin"], &xdp);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    let last: Value = serde_json::from_slice(
+        out.stdout
+            .split(|&b| b == b'\n')
+            .rfind(|l| !l.is_empty())
+            .expect("records on stdout"),
+    )
+    .unwrap();
+    common::validate(&last);
+    assert_eq!(last["type"], "xdp_stats", "{last}");
 }

@@ -355,6 +355,35 @@ pub fn run_unprivileged(args: &[&str]) -> std::process::Output {
         .expect("setpriv (util-linux)")
 }
 
+/// Runs `ebpf-jsonl ARGS` as root but without the capabilities in `drop`
+/// (names as setpriv spells them: `sys_admin`, `perfmon`): they leave the
+/// bounding set, so the tool's effective set lacks them. Inside network
+/// namespace `ns` if given.
+pub fn run_without_caps(ns: Option<&str>, drop: &[&str], args: &[&str]) -> std::process::Output {
+    let bounding = drop
+        .iter()
+        .map(|c| format!("-{c}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "setpriv"]);
+            c
+        }
+        None => Command::new("setpriv"),
+    };
+    c.args([
+        "--inh-caps=-all",
+        &format!("--bounding-set={bounding}"),
+        BIN,
+    ])
+    .args(args)
+    .stdin(Stdio::null())
+    .output()
+    .expect("setpriv (util-linux)")
+}
+
 /// Peak resident set of a live process, in KiB (VmHWM).
 pub fn peak_rss_kib(pid: u32) -> u64 {
     let mut s = String::new();
