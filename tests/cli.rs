@@ -206,6 +206,24 @@ fn an_unknown_flag_with_a_newline_stays_on_one_line() {
     );
 }
 
+#[test]
+fn errors_quoting_a_path_with_a_newline_stay_on_one_line() {
+    // Not clap's errors but ours, printed once in main: still one line.
+    for args in [
+        ["exec", "--cgroup", "/no-such-cgroup\nx"],
+        ["exec", "--output", "/no-such-dir\nx/out.jsonl"],
+    ] {
+        let (st, out, err) = run_tool(&args);
+        assert_eq!(st.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(out, "");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(
+            err.starts_with("ebpf-jsonl: error: ") && err.contains(r"\nx"),
+            "{err}"
+        );
+    }
+}
+
 fn check_without(drop: &[&str]) -> Value {
     let out = run_without_caps(None, drop, &["check"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
