@@ -256,6 +256,7 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
             "cap_net_admin": caps.net_admin,
             "cap_sys_admin": caps.sys_admin,
             "cap_dac_read_search": caps.dac_read_search,
+            "initial_user_namespace": caps.init_userns,
         },
         "tracefs_mounted": tracefs,
         "hooks": hooks.iter().map(|(n, p)| (n.to_string(), serde_json::to_value(p).unwrap()))

@@ -36,6 +36,15 @@ fn kernel_has_cap_bpf() -> bool {
         .is_none_or(|last| last >= CAP_BPF)
 }
 
+/// Whether this process is in the initial user namespace (the nsfs inode
+/// of the initial one is fixed: PROC_USER_INIT_INO). Capabilities held in
+/// any other (a rootless container, `unshare -U`) do not let it load BPF.
+fn in_initial_user_ns() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    const PROC_USER_INIT_INO: u64 = 0xEFFF_FFFD;
+    std::fs::metadata("/proc/self/ns/user").map_or(true, |m| m.ino() == PROC_USER_INIT_INO)
+}
+
 /// The privileges that matter for loading BPF.
 #[derive(Clone, Copy, Debug)]
 pub struct Caps {
@@ -47,6 +56,8 @@ pub struct Caps {
     pub dac_read_search: bool,
     /// The kernel has CAP_BPF and CAP_PERFMON (5.8+).
     pub split: bool,
+    /// In the initial user namespace, where the capabilities count for BPF.
+    pub init_userns: bool,
 }
 
 /// What a subcommand asks of the kernel.
@@ -65,6 +76,18 @@ impl Caps {
     /// CAP_NET_ADMIN. CAP_SYS_ADMIN stands in for those three (before 5.8 it
     /// is the only way). Empty when nothing is missing.
     pub fn missing(&self, need: Need) -> Vec<&'static str> {
+        if !self.init_userns {
+            // Held in a user namespace, they count for nothing here.
+            let none = Caps {
+                init_userns: true,
+                bpf: false,
+                perfmon: false,
+                net_admin: false,
+                sys_admin: false,
+                ..*self
+            };
+            return none.missing(need);
+        }
         let mut m = Vec::new();
         if self.sys_admin {
             return m;
@@ -92,14 +115,27 @@ impl Caps {
         if missing.is_empty() {
             return None;
         }
+        let missing = and_list(&missing);
+        if !self.init_userns {
+            return Some((
+                format!(
+                    "missing {missing} in the initial user namespace (those held in this \
+                     process's own user namespace do not count for BPF)"
+                ),
+                format!(
+                    "run it in the host's user namespace (not in a rootless container or \
+                     under unshare -U), as root or with {missing}"
+                ),
+            ));
+        }
         let why = if self.split {
             ""
         } else {
             " (this kernel predates CAP_BPF and CAP_PERFMON, Linux 5.8)"
         };
         Some((
-            format!("missing {}", and_list(&missing)),
-            format!("run as root (sudo), or grant {}{why}", and_list(&missing)),
+            format!("missing {missing}"),
+            format!("run as root (sudo), or grant {missing}{why}"),
         ))
     }
 
@@ -135,6 +171,7 @@ pub fn caps() -> Caps {
         sys_admin: has(CAP_SYS_ADMIN),
         dac_read_search: has(CAP_DAC_READ_SEARCH),
         split: kernel_has_cap_bpf(),
+        init_userns: in_initial_user_ns(),
     }
 }
 
@@ -149,7 +186,7 @@ pub fn check_privileges(need_net_admin: bool) -> Result<(), Error> {
     let caps = caps();
     if let Some((reason, fix)) = caps.shortfall(need) {
         return Err(Error::Privilege(format!(
-            "not privileged enough ({reason}): {fix}"
+            "not privileged enough: {reason}; {fix}"
         )));
     }
     if let Some(warning) = caps.degraded(need) {
@@ -263,6 +300,7 @@ mod tests {
         sys_admin: true,
         dac_read_search: true,
         split: true,
+        init_userns: true,
     };
 
     #[test]
@@ -315,6 +353,17 @@ mod tests {
         assert!(
             fix.contains("grant CAP_SYS_ADMIN (this kernel predates"),
             "{fix}"
+        );
+        // Every capability, but in a user namespace: none counts.
+        let userns = Caps {
+            init_userns: false,
+            ..ALL
+        };
+        assert_eq!(userns.missing(Need::Tracing), ["CAP_BPF", "CAP_PERFMON"]);
+        let (reason, _) = userns.shortfall(Need::Xdp).unwrap();
+        assert!(
+            reason.contains("CAP_NET_ADMIN in the initial user namespace"),
+            "{reason}"
         );
     }
 }

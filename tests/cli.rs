@@ -303,13 +303,55 @@ fn check_names_the_capability_that_is_missing() {
     );
 }
 
+#[test]
+fn capabilities_of_a_user_namespace_do_not_count() {
+    // unshare -U maps us to root with every capability, in a namespace of
+    // our own: bpf() refuses, and check must not blame the kernel for it.
+    let unshare = |args: &[&str]| {
+        std::process::Command::new("unshare")
+            .args(["--user", "--map-root-user", common::BIN])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("unshare (util-linux)")
+    };
+    let out = unshare(&["check"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{v}");
+    assert_eq!(v["privileges"]["cap_bpf"], true, "{v}");
+    assert_eq!(v["privileges"]["initial_user_namespace"], false, "{v}");
+    for (cmd, missing) in [
+        ("exec", "CAP_BPF and CAP_PERFMON"),
+        ("xdp", "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN"),
+    ] {
+        let reason = v[cmd]["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(&format!("missing {missing} in the initial user namespace")),
+            "{v}"
+        );
+        assert!(
+            v[cmd]["fix"].as_str().unwrap().contains("user namespace"),
+            "{v}"
+        );
+    }
+    let out = unshare(&["exec", "--duration", "5s"]);
+    assert_refused_for(
+        &out,
+        "CAP_BPF and CAP_PERFMON in the initial user namespace \
+         (those held in this process's own user namespace do not count for BPF)",
+    );
+}
+
 /// Exit 3, one line naming exactly what is missing, nothing on stdout.
 #[track_caller]
 fn assert_refused_for(out: &std::process::Output, missing: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "stderr: {err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(err.contains(&format!("(missing {missing})")), "{err}");
+    assert!(
+        err.contains(&format!("not privileged enough: missing {missing}; ")),
+        "{err}"
+    );
     assert!(out.stdout.is_empty());
 }
 
