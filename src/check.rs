@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::cli::{CheckArgs, XdpMode};
 use crate::error::Error;
-use crate::kernel;
+use crate::kernel::{self, Need};
 
 bpf_skel!(skel, "probe.skel.rs");
 use skel::ProbeSkelBuilder;
@@ -202,11 +202,9 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
         })
     });
 
-    let bpf_caps = caps.sys_admin || (caps.bpf && caps.perfmon);
-    let privilege_fix = "run as root (sudo), or grant CAP_BPF and CAP_PERFMON";
     let exec_hook = hooks[..2].iter().find(|(_, p)| p.attaches).map(|(n, _)| *n);
-    let exec = if !bpf_caps {
-        Verdict::no("missing CAP_BPF/CAP_PERFMON", privilege_fix)
+    let exec = if let Some((reason, fix)) = caps.shortfall(Need::Tracing) {
+        Verdict::no(&reason, &fix)
     } else if !btf {
         Verdict::no(
             "the kernel has no BTF (/sys/kernel/btf/vmlinux)",
@@ -228,11 +226,8 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
     let xdp_ok_iface = xdp_iface
         .as_ref()
         .is_none_or(|v| v["native"]["attaches"] == true || v["generic"]["attaches"] == true);
-    let xdp = if !bpf_caps || !caps.net_admin {
-        Verdict::no(
-            "missing CAP_BPF/CAP_NET_ADMIN",
-            "run as root (sudo), or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN",
-        )
+    let xdp = if let Some((reason, fix)) = caps.shortfall(Need::Xdp) {
+        Verdict::no(&reason, &fix)
     } else if !btf {
         Verdict::no(
             "the kernel has no BTF (/sys/kernel/btf/vmlinux)",
@@ -260,6 +255,8 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
             "cap_perfmon": caps.perfmon,
             "cap_net_admin": caps.net_admin,
             "cap_sys_admin": caps.sys_admin,
+            "cap_dac_read_search": caps.dac_read_search,
+            "initial_user_namespace": caps.init_userns,
         },
         "tracefs_mounted": tracefs,
         "hooks": hooks.iter().map(|(n, p)| (n.to_string(), serde_json::to_value(p).unwrap()))
@@ -267,7 +264,8 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
         "ringbuf": ringbuf.loads,
         "xdp_loads": xdp_load.loads,
         "xdp_attach": xdp_iface,
-        "exec": {"hook": exec_hook, "can_run": exec.can_run, "reason": exec.reason, "fix": exec.fix},
+        "exec": {"hook": exec_hook, "can_run": exec.can_run, "reason": exec.reason, "fix": exec.fix,
+                 "warning": caps.degraded(Need::Tracing)},
         "xdp": xdp,
     });
     crate::output::print_json(&report)?;

@@ -68,7 +68,7 @@ pub enum Command {
 /// Flags every subcommand takes.
 #[derive(Debug, Args)]
 pub struct Common {
-    /// Stop after this long (e.g. 500ms, 10s, 2m, 1h), draining what is buffered
+    /// Stop after this long (e.g. 500ms, 10s, 2m, 1h; at most 8760h), draining what is buffered
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
@@ -84,7 +84,7 @@ pub struct Common {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Also try attaching XDP (native and generic, then detach) to this interface
-    #[arg(long, value_name = "IFACE")]
+    #[arg(long, value_name = "IFACE", value_parser = parse_iface)]
     pub iface: Option<String>,
 
     /// Print libbpf's own diagnostics on stderr
@@ -102,11 +102,13 @@ pub struct SchemaArgs {
 #[derive(Debug, Args)]
 pub struct WriterBenchArgs {
     /// Records per run
-    #[arg(long, default_value_t = 500_000)]
+    #[arg(long, value_name = "N", default_value_t = 500_000,
+          value_parser = |s: &str| parse_count(s, 1, 100_000_000))]
     pub records: u32,
 
     /// Runs of each, interleaved; the median is reported
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = |s: &str| parse_count(s, 1, 1000))]
     pub rounds: u32,
 }
 
@@ -124,7 +126,7 @@ pub struct ExecArgs {
 
     /// Keep at most this many argv elements per exec (then args_truncated is true)
     #[arg(long, value_name = "N", default_value_t = 128,
-          value_parser = clap::value_parser!(u32).range(1..=65536))]
+          value_parser = |s: &str| parse_count(s, 1, 65536))]
     pub max_args: u32,
 
     /// Capture at most this many bytes of argv per exec (up to 64K)
@@ -145,8 +147,8 @@ pub struct ExecArgs {
     #[arg(long)]
     pub failed: bool,
 
-    /// Only processes of this real uid (repeatable; filtered in the kernel)
-    #[arg(long, value_name = "UID")]
+    /// Only processes of this real uid (repeatable, up to 64; filtered in the kernel)
+    #[arg(long, value_name = "UID", value_parser = parse_uid)]
     pub uid: Vec<u32>,
 
     /// Only this process and its descendants started after the tool (repeatable; in the kernel)
@@ -157,7 +159,7 @@ pub struct ExecArgs {
     #[arg(long, value_name = "PATH")]
     pub cgroup: Vec<String>,
 
-    /// Only programs with this name, as in `comm` (repeatable; in the kernel)
+    /// Only programs with this name, as in `comm` (repeatable, up to 64; in the kernel)
     #[arg(long, value_name = "NAME", value_parser = parse_comm)]
     pub comm: Vec<String>,
 
@@ -166,12 +168,110 @@ pub struct ExecArgs {
     pub matches: Option<regex::Regex>,
 }
 
+/// Parses the command line: each value through its parser, then what no
+/// single value shows (how often a repeatable flag was given). Every error
+/// prints on one line: control characters in a value are escaped.
+pub fn parse() -> Result<Cli, clap::Error> {
+    let cli = Cli::try_parse().map_err(escape_values)?;
+    if let Command::Exec(a) = &cli.command {
+        let distinct = |v: Vec<String>| {
+            v.into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        };
+        let uids = distinct(a.uid.iter().map(u32::to_string).collect());
+        let comms = distinct(a.comm.clone());
+        for (flag, n, max, what) in [
+            (
+                "--uid <UID>",
+                uids,
+                MAX_UIDS,
+                "distinct uids (the kernel filter's size)",
+            ),
+            (
+                "--comm <NAME>",
+                comms,
+                MAX_COMMS,
+                "distinct names (the kernel filter's size)",
+            ),
+            ("--cgroup <PATH>", a.cgroup.len(), MAX_CGROUPS, "cgroups"),
+        ] {
+            if n > max {
+                return Err(clap::Error::raw(
+                    clap::error::ErrorKind::TooManyValues,
+                    format!(
+                        "too many values for '{flag}': {n} given, at most {max} {what}\n\n\
+                         For more information, try '--help'.\n"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(cli)
+}
+
+/// clap quotes a bad value as it was given; a newline in it would break the
+/// one-line error, so control characters are escaped (`\n`), as `{:?}` does.
+fn escape_values(mut e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    for kind in [
+        ContextKind::InvalidValue,
+        ContextKind::InvalidArg,
+        ContextKind::InvalidSubcommand,
+    ] {
+        if let Some(ContextValue::String(v)) = e.get(kind) {
+            if v.chars().any(char::is_control) {
+                let escaped = crate::error::one_line(v).into_owned();
+                e.insert(kind, ContextValue::String(escaped));
+            }
+        }
+    }
+    e
+}
+
+/// How many distinct `--uid` and `--comm` values the kernel filters hold
+/// (max_entries of the uids and comms maps in bpf/exec.bpf.c).
+pub const MAX_UIDS: usize = 64;
+pub const MAX_COMMS: usize = 64;
+/// MAX_CGROUP_FILTERS in bpf/exec.h.
+pub const MAX_CGROUPS: usize = 8;
+
+/// A decimal number and nothing else (no sign, no spaces): `None` if it is
+/// not one, `Some(None)` if it is one too large for a u64.
+fn decimal(s: &str) -> Option<Option<u64>> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(s.parse().ok())
+}
+
+/// A count within `[min, max]`.
+pub fn parse_count(s: &str, min: u32, max: u32) -> Result<u32, String> {
+    let n = decimal(s).ok_or_else(|| format!("not a number; use {min} to {max}"))?;
+    match n {
+        Some(n) if (u64::from(min)..=u64::from(max)).contains(&n) => Ok(n as u32),
+        _ => Err(format!("out of range: use {min} to {max}")),
+    }
+}
+
+/// A real uid: 0 to 4294967294 ((uid_t)-1 means "no uid" to the kernel).
+fn parse_uid(s: &str) -> Result<u32, String> {
+    const MAX: u64 = u32::MAX as u64 - 1;
+    match decimal(s) {
+        None => Err(format!("not a user id; use a number from 0 to {MAX}")),
+        Some(Some(n)) if n <= MAX => Ok(n as u32),
+        Some(_) => Err(format!("out of range: user ids are 0 to {MAX}")),
+    }
+}
+
 fn parse_pid(s: &str) -> Result<u32, String> {
-    let pid: u32 = s
-        .parse()
-        .map_err(|_| format!("`{s}` is not a process id"))?;
-    if pid == 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        return Err(format!("no process with pid {s} is running"));
+    let pid = match decimal(s) {
+        None => return Err("not a process id; use a number like 1234".into()),
+        Some(Some(n)) if (1..=i32::MAX as u64).contains(&n) => n as u32,
+        Some(_) => return Err(format!("out of range: process ids are 1 to {}", i32::MAX)),
+    };
+    if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        return Err(format!("no process with pid {pid} is running"));
     }
     Ok(pid)
 }
@@ -179,20 +279,79 @@ fn parse_pid(s: &str) -> Result<u32, String> {
 fn parse_comm(s: &str) -> Result<String, String> {
     if s.is_empty() || s.len() > 15 {
         return Err(format!(
-            "`{s}` cannot be a program name: the kernel keeps 1 to 15 bytes of it"
+            "{} bytes long: the kernel keeps 1 to 15 bytes of a program name",
+            s.len()
         ));
     }
     Ok(s.to_string())
 }
 
 fn parse_regex(s: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(s).map_err(|e| format!("`{s}` is not a valid regular expression: {e}"))
+    regex::Regex::new(s)
+        .map_err(|e| format!("not a valid regular expression: {}", regex_error(s, &e)))
+}
+
+/// regex's own message spans several lines (the pattern, a caret line, the
+/// cause): this says the cause and where, on one line.
+fn regex_error(s: &str, e: &regex::Error) -> String {
+    let at = |span: &regex_syntax::ast::Span| {
+        let text = s.get(span.start.offset..span.end.offset).unwrap_or("");
+        if text.is_empty() {
+            format!("at byte {}", span.start.offset)
+        } else {
+            format!(
+                "at byte {} (`{}`)",
+                span.start.offset,
+                crate::error::one_line(text)
+            )
+        }
+    };
+    match regex_syntax::Parser::new().parse(s) {
+        Err(regex_syntax::Error::Parse(p)) => format!("{}, {}", p.kind(), at(p.span())),
+        Err(regex_syntax::Error::Translate(t)) => format!("{}, {}", t.kind(), at(t.span())),
+        // Anything else (e.g. the compiled program is too big): regex's text, joined.
+        _ => e
+            .to_string()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(": "),
+    }
+}
+
+/// An interface name as the kernel accepts one (dev_valid_name): 1 to 15
+/// bytes (IFNAMSIZ - 1), not `.` or `..`, no `/`, `:` or whitespace; and no
+/// control characters, so it prints on one line.
+pub fn parse_iface(s: &str) -> Result<String, String> {
+    const HOW: &str = "see `ip link` for this host's interfaces";
+    if s.is_empty() {
+        return Err(format!("an interface name cannot be empty; {HOW}"));
+    }
+    if s.len() > 15 {
+        return Err(format!(
+            "{} bytes long: interface names are at most 15 bytes; {HOW}",
+            s.len()
+        ));
+    }
+    if s == "." || s == ".." {
+        return Err(format!("not an interface name; {HOW}"));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|&c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "an interface name cannot contain {c:?} ('/', ':', whitespace and control characters are not allowed); {HOW}"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 #[derive(Debug, Args)]
 pub struct XdpArgs {
     /// The network interface whose incoming packets are counted
-    #[arg(value_name = "IFACE")]
+    #[arg(value_name = "IFACE", value_parser = parse_iface)]
     pub iface: String,
 
     #[command(flatten)]
@@ -205,7 +364,7 @@ pub struct XdpArgs {
     /// Flow table capacity (256 bytes of kernel memory per flow); packets of
     /// flows that don't fit are counted as untracked
     #[arg(long, value_name = "N", default_value_t = 65536,
-          value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+          value_parser = |s: &str| parse_count(s, 1, 1_048_576))]
     pub max_flows: u32,
 
     /// Remove a flow from the table once it has been idle this long
@@ -233,17 +392,17 @@ pub enum XdpMode {
 pub struct XdpBenchArgs {
     /// BPF_PROG_TEST_RUN repetitions per measurement (at least 1,000,000)
     #[arg(long, value_name = "N", default_value_t = 2_000_000,
-          value_parser = clap::value_parser!(u32).range(1_000_000..))]
+          value_parser = |s: &str| parse_count(s, 1_000_000, u32::MAX))]
     pub repeat: u32,
 
     /// Measurements of each program, interleaved; the median is reported
     #[arg(long, value_name = "N", default_value_t = 21,
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
+          value_parser = |s: &str| parse_count(s, 1, 1000))]
     pub rounds: u32,
 
     /// Flows in the table for the drain measurement
     #[arg(long, value_name = "N", default_value_t = 65536,
-          value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+          value_parser = |s: &str| parse_count(s, 1, 1_048_576))]
     pub flows: u32,
 
     /// How long each veth measurement counts received packets (e.g. 500ms, 3s)
@@ -252,7 +411,7 @@ pub struct XdpBenchArgs {
 
     /// Measurements of each veth configuration, interleaved; the median is reported
     #[arg(long, value_name = "N", default_value_t = 10,
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
+          value_parser = |s: &str| parse_count(s, 1, 1000))]
     pub veth_rounds: u32,
 
     /// Skip the veth measurement (it creates two network namespaces)
@@ -275,14 +434,14 @@ pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
     };
     let addr: std::net::IpAddr = a
         .parse()
-        .map_err(|_| format!("`{s}` is not an address prefix; use e.g. 10.0.0.0/8 or fd00::/8"))?;
+        .map_err(|_| "not an address prefix; use e.g. 10.0.0.0/8 or fd00::/8".to_string())?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let prefix = match p.map(str::parse::<u8>) {
         None => max,
         Some(Ok(n)) if n <= max => n,
         Some(_) => {
             return Err(format!(
-                "`{s}` has a bad prefix length: use 0 to {max} for {}",
+                "bad prefix length: use 0 to {max} for {}",
                 if addr.is_ipv4() { "IPv4" } else { "IPv6" }
             ))
         }
@@ -290,54 +449,70 @@ pub fn parse_cidr(s: &str) -> Result<Cidr, String> {
     Ok(Cidr { addr, prefix })
 }
 
-/// `500ms`, `10s`, `2m`, `1h`; a bare number is seconds.
+/// The longest duration any flag takes: one year. Longer ones would
+/// overflow the clock arithmetic (a deadline is now + duration); to run
+/// without end, leave `--duration` out.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// `500ms`, `10s`, `2m`, `1h`; a bare number is seconds. Positive, at most
+/// [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration; use e.g. 500ms, 10s, 2m or 1h"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => {
-            return Err(format!(
-                "`{s}` has an unknown unit `{unit}`; use ms, s, m or h"
-            ))
-        }
+    let n = decimal(num).ok_or("not a duration; use e.g. 500ms, 10s, 2m or 1h")?;
+    let ms_per: u64 = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(format!("unknown unit {unit:?}; use ms, s, m or h")),
     };
-    if d.is_zero() {
-        return Err(format!("`{s}` is zero; give a positive duration"));
+    let max_ms = MAX_DURATION.as_millis() as u64;
+    let ms = n
+        .and_then(|n| n.checked_mul(ms_per))
+        .filter(|&ms| ms <= max_ms)
+        .ok_or_else(|| format!("too long: at most {}h (365 days)", max_ms / 3_600_000))?;
+    if ms == 0 {
+        return Err("zero; give a positive duration".into());
     }
-    Ok(d)
+    Ok(Duration::from_millis(ms))
 }
 
-/// `4096`, `4K`, `1M` (binary units), within `[min, max]`.
+/// `4096` → "4096", `65536` → "64K", `1 << 20` → "1M".
+fn size_name(v: u64) -> String {
+    match v {
+        v if v >= 1 << 20 && v % (1 << 20) == 0 => format!("{}M", v >> 20),
+        v if v >= 1 << 10 && v % (1 << 10) == 0 => format!("{}K", v >> 10),
+        v => v.to_string(),
+    }
+}
+
+/// `4096`, `4K`, `1M` (binary units), within `[min, max]` (at most 4G - 1).
 pub fn parse_size(s: &str, min: u64, max: u64) -> Result<u32, String> {
+    debug_assert!(max <= u64::from(u32::MAX));
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size; use e.g. 4096, 32K or 4M"))?;
-    let mult = match unit.to_ascii_uppercase().as_str() {
+    let n = decimal(num).ok_or("not a size; use e.g. 4096, 32K or 4M")?;
+    let mult: u64 = match unit.to_ascii_uppercase().as_str() {
         "" | "B" => 1,
         "K" | "KB" | "KIB" => 1 << 10,
         "M" | "MB" | "MIB" => 1 << 20,
-        _ => return Err(format!("`{s}` has an unknown unit `{unit}`; use K or M")),
+        _ => return Err(format!("unknown unit {unit:?}; use K or M")),
     };
-    let v = n.saturating_mul(mult);
-    if v < min || v > max {
-        return Err(format!("`{s}` is out of range: {min} to {max} bytes"));
+    match n.and_then(|n| n.checked_mul(mult)) {
+        Some(v) if (min..=max).contains(&v) => Ok(v as u32),
+        _ => Err(format!(
+            "out of range: use {} to {} bytes",
+            size_name(min),
+            size_name(max)
+        )),
     }
-    Ok(v as u32)
 }
 
 fn parse_ringbuf_size(s: &str) -> Result<u32, String> {
     let v = parse_size(s, 4096, 256 << 20)?;
     if !v.is_power_of_two() {
-        return Err(format!("`{s}` is not a power of two (e.g. 1M, 4M, 16M)"));
+        return Err("not a power of two; use e.g. 1M, 4M or 16M".into());
     }
     Ok(v)
 }
@@ -358,6 +533,76 @@ mod tests {
             .contains("not a duration"));
         assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("+1s").is_err());
+        assert_eq!(parse_duration("8760h"), Ok(MAX_DURATION));
+        for long in [
+            "8761h",
+            "31536001",
+            "9223372036854775807",
+            "18446744073709551615h",
+            "18446744073709552s",
+            "99999999999999999999999ms",
+        ] {
+            assert!(
+                parse_duration(long).unwrap_err().contains("too long"),
+                "{long}"
+            );
+        }
+    }
+
+    #[test]
+    fn counts_and_ids() {
+        assert_eq!(parse_count("128", 1, 65536), Ok(128));
+        assert!(parse_count("0", 1, 65536)
+            .unwrap_err()
+            .contains("1 to 65536"));
+        assert!(parse_count("99999999999999999999", 1, 9)
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(parse_count("+5", 1, 9)
+            .unwrap_err()
+            .contains("not a number"));
+        assert_eq!(parse_uid("0"), Ok(0));
+        assert_eq!(parse_uid("4294967294"), Ok(u32::MAX - 1));
+        assert!(parse_uid("4294967295")
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(parse_pid("99999999999")
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(parse_pid("0").unwrap_err().contains("out of range"));
+        assert_eq!(
+            parse_pid(&std::process::id().to_string()),
+            Ok(std::process::id())
+        );
+    }
+
+    #[test]
+    fn interface_names() {
+        assert_eq!(parse_iface("eth0").as_deref(), Ok("eth0"));
+        assert_eq!(
+            parse_iface("a23456789012345").as_deref(),
+            Ok("a23456789012345")
+        );
+        assert!(parse_iface("a234567890123456")
+            .unwrap_err()
+            .contains("at most 15"));
+        for bad in ["", ".", "..", "a/b", "a:1", "a b", "eth\n0", "\u{1b}[31m"] {
+            let e = parse_iface(bad).unwrap_err();
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn regex_errors_are_one_line() {
+        for bad in ["(", "a{2,1}", "\\p{Nope}", "x\n(", "[z-a]"] {
+            let e = parse_regex(bad).unwrap_err();
+            assert_eq!(e.lines().count(), 1, "{e}");
+            assert!(e.contains("not a valid regular expression"), "{e}");
+        }
+        assert!(parse_regex("(")
+            .unwrap_err()
+            .contains("unclosed group, at byte 0"));
     }
 
     #[test]
@@ -366,6 +611,12 @@ mod tests {
         assert_eq!(parse_size("32K", 1, 1 << 20), Ok(32768));
         assert_eq!(parse_size("1M", 1, 1 << 20), Ok(1 << 20));
         assert!(parse_size("2M", 1, 1 << 20)
+            .unwrap_err()
+            .contains("out of range: use 1 to 1M bytes"));
+        assert!(parse_size("99999999999999999999K", 1, 1 << 20)
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(parse_size("18014398509481984K", 1, 1 << 20)
             .unwrap_err()
             .contains("out of range"));
         assert!(parse_ringbuf_size("12K")

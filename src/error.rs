@@ -1,7 +1,28 @@
 //! One error type for the whole tool: each kind has a documented exit code,
 //! and `main` prints it once, on one line.
 
+use std::borrow::Cow;
 use std::fmt;
+
+/// `s` with control characters escaped as `{:?}` would (`\n`, `\t`,
+/// `\u{1b}`), the rest as it is: what a message quotes (an interface name,
+/// a path) cannot break its line.
+pub fn one_line(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_debug().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
 
 /// Exit codes (documented in README.md).
 pub mod exit {
@@ -35,11 +56,12 @@ impl Error {
     }
 }
 
+/// One line, whatever the message quotes (see [`one_line`]).
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(m) | Error::Privilege(m) | Error::Kernel(m) | Error::Failure(m) => {
-                f.write_str(m)
+                f.write_str(&one_line(m))
             }
         }
     }

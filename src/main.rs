@@ -30,8 +30,6 @@ mod record;
 mod schema;
 mod xdp;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command};
 use crate::error::exit;
 
@@ -40,7 +38,7 @@ fn main() {
 }
 
 fn run() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {

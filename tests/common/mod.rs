@@ -46,9 +46,12 @@ pub fn marker(tag: &str) -> String {
 /// The running tool.
 pub struct Tracer {
     pub child: Child,
-    records: Receiver<Value>,
+    /// Each stdout line, parsed (or why it is not JSON), in order.
+    records: Receiver<Result<Value, String>>,
     pub seen: Vec<Value>,
     stderr: Arc<Mutex<String>>,
+    /// The stderr reader: done once the tool (and so its stderr) has ended.
+    stderr_reader: Option<thread::JoinHandle<()>>,
     gate: Option<Sender<()>>,
 }
 
@@ -104,20 +107,23 @@ impl Tracer {
             .expect("start ebpf-jsonl");
         let stderr = Arc::new(Mutex::new(String::new()));
         let (ready_tx, ready_rx) = channel();
-        {
+        let stderr_reader = {
             let mut err = BufReader::new(child.stderr.take().unwrap());
             let stderr = stderr.clone();
             thread::spawn(move || {
                 let mut line = String::new();
                 while err.read_line(&mut line).unwrap_or(0) > 0 {
-                    if line.contains(": attached ") {
+                    // Stored before readiness is signalled: whatever a test
+                    // reads once `start` returns is already in `stderr`.
+                    let attached = line.contains(": attached ");
+                    stderr.lock().unwrap().push_str(&line);
+                    if attached {
                         let _ = ready_tx.send(());
                     }
-                    stderr.lock().unwrap().push_str(&line);
                     line.clear();
                 }
-            });
-        }
+            })
+        };
         let (tx, records) = channel();
         let (gate_tx, gate_rx) = channel::<()>();
         let out = child.stdout.take().unwrap();
@@ -127,8 +133,10 @@ impl Tracer {
             }
             for line in BufReader::with_capacity(1 << 20, out).lines() {
                 let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+                // A line that is not JSON goes to the test as an error, so it
+                // fails naming the line (a panic here would only end the thread).
+                let v = serde_json::from_str::<Value>(&line)
+                    .map_err(|e| format!("stdout line is not JSON ({e}): {line}"));
                 if tx.send(v).is_err() {
                     break;
                 }
@@ -139,6 +147,7 @@ impl Tracer {
             records,
             seen: Vec::new(),
             stderr,
+            stderr_reader: Some(stderr_reader),
             gate: (!reading).then_some(gate_tx),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -147,7 +156,7 @@ impl Tracer {
                 Ok(()) => return t,
                 Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {
                     if let Ok(Some(st)) = t.child.try_wait() {
-                        thread::sleep(Duration::from_millis(100));
+                        t.join_stderr();
                         panic!(
                             "ebpf-jsonl {args:?} exited ({st}) before attaching; stderr:\n{}",
                             t.stderr()
@@ -157,7 +166,7 @@ impl Tracer {
                 _ => {
                     let _ = t.child.kill();
                     let _ = t.child.wait();
-                    thread::sleep(Duration::from_millis(100));
+                    t.join_stderr();
                     panic!(
                         "ebpf-jsonl {args:?} did not attach; stderr:\n{}",
                         t.stderr()
@@ -169,6 +178,30 @@ impl Tracer {
 
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Once the tool has exited: waits until its stderr is read to the end.
+    fn join_stderr(&mut self) {
+        if let Some(h) = self.stderr_reader.take() {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !h.is_finished() {
+                // Still open: something else holds the pipe; report what we have.
+                if Instant::now() > deadline {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+            let _ = h.join();
+        }
+    }
+
+    /// The next stdout record, validated against the schema (an error on
+    /// timeout or at the end of output). A line that is not JSON fails the test here.
+    fn next_record(&self, timeout: Duration) -> Result<Value, RecvTimeoutError> {
+        let v = self.records.recv_timeout(timeout)?;
+        let v = v.unwrap_or_else(|e| panic!("{e}"));
+        validate(&v);
+        Ok(v)
     }
 
     pub fn resume(&mut self) {
@@ -187,9 +220,8 @@ impl Tracer {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.records.recv_timeout(left) {
+            match self.next_record(left) {
                 Ok(v) => {
-                    validate(&v);
                     let hit = pred(&v);
                     self.seen.push(v);
                     if hit {
@@ -235,12 +267,22 @@ impl Tracer {
             }
             thread::sleep(Duration::from_millis(20));
         };
+        // The tool has exited, so stdout ends: read it to the end (the
+        // reader disconnects at EOF) rather than until a pause.
         let mut records = std::mem::take(&mut self.seen);
-        while let Ok(v) = self.records.recv_timeout(Duration::from_secs(5)) {
-            validate(&v);
-            records.push(v);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_record(left) {
+                Ok(v) => records.push(v),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "stdout of ebpf-jsonl did not end after it exited; stderr:\n{}",
+                    self.stderr()
+                ),
+            }
         }
-        thread::sleep(Duration::from_millis(50));
+        self.join_stderr();
         Finished {
             status,
             records,
@@ -331,6 +373,35 @@ pub fn run_unprivileged(args: &[&str]) -> std::process::Output {
         .stdin(Stdio::null())
         .output()
         .expect("setpriv (util-linux)")
+}
+
+/// Runs `ebpf-jsonl ARGS` as root but without the capabilities in `drop`
+/// (names as setpriv spells them: `sys_admin`, `perfmon`): they leave the
+/// bounding set, so the tool's effective set lacks them. Inside network
+/// namespace `ns` if given.
+pub fn run_without_caps(ns: Option<&str>, drop: &[&str], args: &[&str]) -> std::process::Output {
+    let bounding = drop
+        .iter()
+        .map(|c| format!("-{c}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "setpriv"]);
+            c
+        }
+        None => Command::new("setpriv"),
+    };
+    c.args([
+        "--inh-caps=-all",
+        &format!("--bounding-set={bounding}"),
+        BIN,
+    ])
+    .args(args)
+    .stdin(Stdio::null())
+    .output()
+    .expect("setpriv (util-linux)")
 }
 
 /// Peak resident set of a live process, in KiB (VmHWM).
