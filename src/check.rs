@@ -264,8 +264,7 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
         "ringbuf": ringbuf.loads,
         "xdp_loads": xdp_load.loads,
         "xdp_attach": xdp_iface,
-        "exec": {"hook": exec_hook, "can_run": exec.can_run, "reason": exec.reason, "fix": exec.fix,
-                 "warning": caps.degraded(Need::Tracing)},
+        "exec": {"hook": exec_hook, "can_run": exec.can_run, "reason": exec.reason, "fix": exec.fix},
         "xdp": xdp,
     });
     crate::output::print_json(&report)?;

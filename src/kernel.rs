@@ -53,6 +53,9 @@ pub struct Caps {
     pub perfmon: bool,
     pub net_admin: bool,
     pub sys_admin: bool,
+    /// Needed for nothing: `exec` takes cgroup paths from the kernel's names
+    /// and only looks up a path cut there (deeper than 32 levels, longer
+    /// than 4 KiB) with open_by_handle_at(2), which this lets succeed.
     pub dac_read_search: bool,
     /// The kernel has CAP_BPF and CAP_PERFMON (5.8+).
     pub split: bool,
@@ -138,16 +141,6 @@ impl Caps {
             format!("run as root (sudo), or grant {missing}{why}"),
         ))
     }
-
-    /// What `need` can do without, but not fully: `exec` resolves cgroup
-    /// paths with open_by_handle_at(2), which takes CAP_DAC_READ_SEARCH
-    /// whatever else is held; without it every `cgroup` is null.
-    pub fn degraded(&self, need: Need) -> Option<&'static str> {
-        (need == Need::Tracing && !self.dac_read_search).then_some(
-            "missing CAP_DAC_READ_SEARCH: cgroup and container_id will be null \
-             (open_by_handle_at is refused); grant CAP_DAC_READ_SEARCH to resolve them",
-        )
-    }
 }
 
 /// "A", "A and B", "A, B and C".
@@ -188,9 +181,6 @@ pub fn check_privileges(need_net_admin: bool) -> Result<(), Error> {
         return Err(Error::Privilege(format!(
             "not privileged enough: {reason}; {fix}"
         )));
-    }
-    if let Some(warning) = caps.degraded(need) {
-        eprintln!("ebpf-jsonl: warning: {warning}");
     }
     Ok(())
 }
@@ -331,18 +321,17 @@ mod tests {
             fix.contains("grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN"),
             "{fix}"
         );
-        // Without CAP_DAC_READ_SEARCH exec runs, but resolves no cgroup path.
-        let no_dac = Caps {
+        // CAP_DAC_READ_SEARCH is needed for nothing: cgroup paths come from
+        // the kernel's names; it only makes paths cut there come out whole.
+        let minimal = Caps {
+            net_admin: false,
+            sys_admin: false,
             dac_read_search: false,
             ..ALL
         };
-        assert!(no_dac.missing(Need::Tracing).is_empty());
-        assert!(no_dac
-            .degraded(Need::Tracing)
-            .unwrap()
-            .contains("CAP_DAC_READ_SEARCH"));
-        assert_eq!(no_dac.degraded(Need::Xdp), None);
-        assert_eq!(ALL.degraded(Need::Tracing), None);
+        assert!(minimal.missing(Need::Tracing).is_empty());
+        assert_eq!(minimal.shortfall(Need::Tracing), None);
+        assert_eq!(minimal.missing(Need::Xdp), ["CAP_NET_ADMIN"]);
         // Before 5.8 there is no CAP_BPF or CAP_PERFMON to grant.
         let old = Caps {
             split: false,
