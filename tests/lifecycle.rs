@@ -696,3 +696,43 @@ fn sighup_without_output_drains_like_sigterm_and_sigusr1_is_harmless() {
     assert_eq!(f.records.iter().filter(|v| has_arg(v, &m2)).count(), 1);
     assert!(!f.stderr.contains("error"), "{}", f.stderr);
 }
+
+#[test]
+fn sighup_ignored_by_nohup_stays_ignored() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(BIN);
+    cmd.arg("exec");
+    // SAFETY: only signal(2) between fork and exec, as nohup does.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let (mut r, w) = std::io::pipe().unwrap();
+    let mut t = Wired::start(cmd, w.into());
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        out
+    });
+    t.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        t.child.try_wait().unwrap().is_none(),
+        "SIGHUP ended a run started under nohup; stderr:\n{}",
+        t.stderr()
+    );
+    let m = marker("nohup");
+    run(Command::new("/bin/true").arg(&m));
+    t.signal(libc::SIGTERM);
+    let (st, _) = t.wait_exit(Duration::from_secs(20));
+    assert_eq!(st.code(), Some(0), "stderr:\n{}", t.stderr());
+    let out = reader.join().unwrap();
+    let n = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON line"))
+        .filter(|v| has_arg(v, &m))
+        .count();
+    assert_eq!(n, 1, "still tracing after the SIGHUP");
+}
