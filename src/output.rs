@@ -407,12 +407,24 @@ impl Sink for FileSink {
     }
 }
 
+/// The run's own stop: asked for by the writer, bounded by its deadline.
+const RUN: Stop = Stop {
+    request: request_shutdown,
+    deadline: pipeline::stop_deadline,
+};
+
+/// How the writer asks the run to stop, and learns by when it must be done.
+pub struct Stop {
+    pub request: fn(),
+    pub deadline: fn() -> Option<Instant>,
+}
+
 pub fn spawn_writer(rx: RecordReceiver, dest: Dest) -> JoinHandle<Outcome> {
     std::thread::Builder::new()
         .name("writer".into())
         .spawn(move || match dest {
-            Dest::Stdout => write_records(rx, StdoutSink::new(), &request_shutdown),
-            Dest::File(f) => write_records(rx, f, &request_shutdown),
+            Dest::Stdout => write_records(rx, StdoutSink::new(), &RUN),
+            Dest::File(f) => write_records(rx, f, &RUN),
         })
         .expect("spawn writer thread")
 }
@@ -560,10 +572,11 @@ fn put<W: Sink>(
             Ok(n) => off += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let now = Instant::now();
-                match deadline() {
-                    Some(d) if now >= d => return Err((off, Cut::Stalled)),
-                    Some(d) => out.wait_writable((d - now).min(Duration::from_millis(100))),
+                let d = deadline();
+                let left = d.map(|d| d.saturating_duration_since(Instant::now()));
+                match left {
+                    Some(Duration::ZERO) => return Err((off, Cut::Stalled)),
+                    Some(l) => out.wait_writable(l.min(Duration::from_millis(100))),
                     None => out.wait_writable(Duration::from_millis(100)),
                 }
             }
@@ -586,8 +599,13 @@ impl Writer {
     /// Writes the buffer; on a cut, leaves no partial line where it can help
     /// it and returns how the output ended, with what was not written
     /// counted into `unwritten`.
-    fn flush<W: Sink>(&mut self, out: &mut W, unwritten: &mut Counts) -> Result<(), (Cut, bool)> {
-        let res = put(out, &self.buf, &pipeline::stop_deadline);
+    fn flush<W: Sink>(
+        &mut self,
+        out: &mut W,
+        stop: &Stop,
+        unwritten: &mut Counts,
+    ) -> Result<(), (Cut, bool)> {
+        let res = put(out, &self.buf, &stop.deadline);
         let Err((mut done, why)) = res else {
             self.buf.clear();
             self.lost_marks.clear();
@@ -642,7 +660,11 @@ impl Writer {
 
 /// Like [`write_records`], for benchmarks and tests: the error, if any.
 pub fn write_all<W: Sink>(rx: RecordReceiver, out: W) -> io::Result<End> {
-    write_records(rx, out, &|| {}).end
+    let never = Stop {
+        request: || {},
+        deadline: || None,
+    };
+    write_records(rx, out, &never).end
 }
 
 /// Writes every record until the reader hangs up. Records are serialised
@@ -653,7 +675,7 @@ pub fn write_all<W: Sink>(rx: RecordReceiver, out: W) -> io::Result<End> {
 /// output ends early (closed, failed, or past the stop deadline) the writer
 /// asks the run to stop (`stop`), then keeps taking what the reader still sends, so
 /// all of it is counted, until the reader hangs up.
-pub fn write_records<W: Sink>(rx: RecordReceiver, mut out: W, stop: &dyn Fn()) -> Outcome {
+pub fn write_records<W: Sink>(rx: RecordReceiver, mut out: W, stop: &Stop) -> Outcome {
     let mut w = Writer {
         buf: Vec::with_capacity(BUF_BYTES + 16 * 1024),
         lost_marks: Vec::new(),
@@ -682,7 +704,7 @@ pub fn write_records<W: Sink>(rx: RecordReceiver, mut out: W, stop: &dyn Fn()) -
                     w.lost_marks.push((w.buf.len(), l.reason, l.count));
                 }
                 if w.buf.len() >= BUF_BYTES {
-                    if let Err(cut) = w.flush(&mut out, &mut unwritten) {
+                    if let Err(cut) = w.flush(&mut out, stop, &mut unwritten) {
                         for rest in &batch[i + 1..] {
                             count_unprinted(rest, &mut unwritten);
                         }
@@ -695,7 +717,7 @@ pub fn write_records<W: Sink>(rx: RecordReceiver, mut out: W, stop: &dyn Fn()) -
             drop(batch);
             next = rx.rx.try_recv().ok();
         }
-        if let Err(cut) = w.flush(&mut out, &mut unwritten) {
+        if let Err(cut) = w.flush(&mut out, stop, &mut unwritten) {
             return Ok(Some(cut));
         }
         out.maybe_reopen();
@@ -712,12 +734,12 @@ pub fn write_records<W: Sink>(rx: RecordReceiver, mut out: W, stop: &dyn Fn()) -
         }
         Err(e) => (Cut::Failed(e), false),
     };
-    stop();
+    (stop.request)();
     let counting = !matches!(why, Cut::Closed);
     // Take (and count) what is queued and what the reader still sends until
     // it hangs up; it stops trying at the stop deadline, so that comes soon
     // (the limit is only a safety net).
-    let limit = pipeline::stop_deadline()
+    let limit = (stop.deadline)()
         .unwrap_or_else(Instant::now)
         .max(Instant::now())
         + LINE_GRACE;
@@ -755,7 +777,7 @@ pub fn write_records<W: Sink>(rx: RecordReceiver, mut out: W, stop: &dyn Fn()) -
 mod tests {
     use super::*;
     use crate::clock::Timestamp;
-    use crate::pipeline::channel;
+    use crate::pipeline::{channel, slot};
     use crate::record::{LostReason, LostRecord};
 
     #[test]
@@ -805,6 +827,158 @@ mod tests {
         drop(tx);
         assert_eq!(write_all(rx, Closed).unwrap(), End::Closed);
     }
+
+    /// Takes `room` bytes, then nothing more (a consumer that stopped reading).
+    struct Trickle {
+        taken: Vec<u8>,
+        room: usize,
+    }
+    impl Write for Trickle {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = b.len().min(self.room);
+            self.room -= n;
+            self.taken.extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Sink for Trickle {}
+
+    fn lost_rec(count: u64, reason: LostReason) -> Record {
+        Record::Lost(LostRecord {
+            timestamp: Timestamp(0),
+            count,
+            reason,
+        })
+    }
+
+    /// The i-th record of [`stalled_after`].
+    fn nth(i: usize) -> Record {
+        let reason = [LostReason::RingbufFull, LostReason::ConsumerSlow][i % 2];
+        lost_rec(1 << i, reason)
+    }
+
+    /// Bytes of the first `n` lines of [`stalled_after`].
+    fn lines_len(n: usize) -> usize {
+        (0..n)
+            .map(|i| serde_json::to_vec(&nth(i)).unwrap().len() + 1)
+            .sum()
+    }
+
+    /// Sends 1, 2, 4, … 512 as `lost` counts (ring buffer, then queue) and
+    /// has a stalled sink past its deadline take `room` bytes of them.
+    fn stalled_after(room: usize) -> (Outcome, Vec<u8>, u64) {
+        let (mut tx, rx) = channel();
+        let mut total = 0;
+        for i in 0..10 {
+            tx.send(nth(i));
+            total += 1 << i;
+        }
+        assert_eq!(tx.finish(), [0, 0]);
+        let mut sink = Trickle {
+            taken: Vec::new(),
+            room,
+        };
+        let past = Stop {
+            request: || {},
+            deadline: || Some(Instant::now()),
+        };
+        let o = write_records(rx, &mut sink, &past);
+        (o, sink.taken, total)
+    }
+
+    fn printed_counts(text: &[u8]) -> u64 {
+        text.split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                serde_json::from_slice::<serde_json::Value>(l).unwrap()["count"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_stall_past_the_deadline_counts_exactly_what_was_not_written() {
+        // Three whole lines taken: the other seven are counted by their counts.
+        let (o, taken, total) = stalled_after(lines_len(3));
+        assert_eq!(o.end.unwrap(), End::Stalled);
+        assert!(!o.torn);
+        assert_eq!(printed_counts(&taken), 1 + 2 + 4);
+        assert_eq!(o.unwritten.iter().sum::<u64>() + 7, total);
+        // Ring buffer drops (even powers) and queue drops keep their reasons.
+        let rb = 16 + 64 + 256;
+        assert_eq!(o.unwritten[slot(LostReason::RingbufFull)], rb);
+        assert_eq!(o.unwritten[slot(LostReason::ConsumerSlow)], total - 7 - rb);
+    }
+
+    #[test]
+    fn a_line_cut_by_the_deadline_is_counted_and_said_to_be_cut() {
+        let (o, taken, total) = stalled_after(lines_len(2) + 5);
+        assert_eq!(o.end.unwrap(), End::Stalled);
+        assert!(o.torn, "the third line is cut");
+        assert_eq!(taken.len(), lines_len(2) + 5);
+        assert_eq!(printed_counts(&taken[..lines_len(2)]), 1 + 2);
+        // The cut line is not printed, so it is counted.
+        assert_eq!(o.unwritten.iter().sum::<u64>() + 3, total);
+    }
+
+    #[test]
+    fn a_failed_write_takes_the_cut_line_back() {
+        struct Full {
+            file: Vec<u8>,
+            room: usize,
+        }
+        impl Write for Full {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                if self.room == 0 {
+                    return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+                }
+                let n = b.len().min(self.room);
+                self.room -= n;
+                self.file.extend_from_slice(&b[..n]);
+                Ok(n)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        impl Sink for Full {
+            fn unwrite(&mut self, n: usize) -> io::Result<()> {
+                self.file.truncate(self.file.len() - n);
+                Ok(())
+            }
+        }
+        let (mut tx, rx) = channel();
+        for _ in 0..4 {
+            tx.send(lost_rec(1, LostReason::ConsumerSlow));
+        }
+        tx.flush();
+        drop(tx);
+        let line = serde_json::to_vec(&lost_rec(1, LostReason::ConsumerSlow))
+            .unwrap()
+            .len()
+            + 1;
+        let mut sink = Full {
+            file: Vec::new(),
+            room: line + 3,
+        };
+        let o = write_records(rx, &mut sink, &RUN_NEVER);
+        assert_eq!(o.end.unwrap_err().raw_os_error(), Some(libc::ENOSPC));
+        assert!(!o.torn);
+        assert_eq!(sink.file.len(), line, "only the whole line is left");
+        assert_eq!(o.unwritten, [0, 3]);
+    }
+
+    const RUN_NEVER: Stop = Stop {
+        request: || {},
+        deadline: || None,
+    };
 
     #[test]
     fn output_file_is_appended_and_reopened_on_request() {

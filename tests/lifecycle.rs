@@ -367,6 +367,13 @@ impl Fifo {
         n as usize
     }
 
+    /// The pipe's capacity (one page only, when the user holds too many
+    /// pipe pages already: the machine is shared).
+    fn capacity(&self) -> usize {
+        // SAFETY: F_GETPIPE_SZ on our own fd.
+        unsafe { libc::fcntl(self.reader.as_raw_fd(), libc::F_GETPIPE_SZ) as usize }
+    }
+
     /// Everything in the pipe (the writer must have exited).
     fn take(&mut self) -> Vec<u8> {
         let mut all = Vec::new();
@@ -430,10 +437,28 @@ fn sigterm_with_a_stalled_consumer_ends_in_bounded_time_and_counts_the_rest() {
     let m = marker("fifo-stall");
     let big = "x".repeat(4096);
     let mut n = 0u64;
-    while fifo.queued() < 60 * 1024 || n < 400 {
+    let full = fifo
+        .capacity()
+        .saturating_sub(8192)
+        .max(fifo.capacity() / 2);
+    while fifo.queued() < full || n < 400 {
         run(Command::new("/bin/true").arg(&m).arg(&big));
         n += 1;
-        assert!(n < 20_000, "the pipe never filled; stderr:\n{}", t.stderr());
+        if n % 100 == 0 {
+            if let Some(st) = t.child.try_wait().unwrap() {
+                panic!(
+                    "ebpf-jsonl ended ({st}) while the pipe filled:\n{}",
+                    t.stderr()
+                );
+            }
+        }
+        assert!(
+            n < 20_000,
+            "the pipe never filled ({} of {} bytes); stderr:\n{}",
+            fifo.queued(),
+            fifo.capacity(),
+            t.stderr()
+        );
     }
     // Stop under an exec storm.
     let (stop, h) = storm(marker("fifo-storm"));
