@@ -494,15 +494,9 @@ fn sigterm_with_a_stalled_consumer_ends_in_bounded_time_and_counts_the_rest() {
     );
 }
 
-#[test]
-fn xdp_sigterm_with_a_stalled_consumer_ends_in_bounded_time() {
-    let pair = net::Pair::new(false);
-    let (_fifo, w) = Fifo::new();
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &pair.ns_a, BIN, "xdp", &pair.if_a])
-        .args(["--interval", "100ms"]);
-    let mut t = Wired::start(cmd, w.into());
-    // Thousands of flows moving every interval: the pipe and then the queue fill.
+/// From namespace b, one datagram to each of 4000 ports of a, over and over
+/// (4000 flows moving every interval), until the flag is set.
+fn flow_flood(pair: &net::Pair) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     let sender = net::spawn_in_ns(&pair.ns_b, move || {
@@ -513,6 +507,49 @@ fn xdp_sigterm_with_a_stalled_consumer_ends_in_bounded_time() {
             }
         }
     });
+    (stop, sender)
+}
+
+#[test]
+fn xdp_full_output_filesystem_ends_the_run_and_detaches() {
+    let fs = SmallFs::new();
+    let path = fs.0.join("flows.jsonl");
+    let p = path.to_str().unwrap().to_string();
+    let pair = net::Pair::new(false);
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &pair.ns_a, BIN, "xdp", &pair.if_a])
+        .args(["--interval", "100ms", "--output", &p]);
+    let mut t = Wired::start(cmd, Stdio::null());
+    let (stop, sender) = flow_flood(&pair);
+    let (st, _) = t.wait_exit(Duration::from_secs(30));
+    stop.store(true, Ordering::Relaxed);
+    sender.join().unwrap();
+    let err = t.stderr();
+    assert_eq!(st.code(), Some(1), "stderr:\n{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "one line: {err}");
+    assert!(
+        errors[0].contains(&p) && errors[0].contains("No space left"),
+        "{err}"
+    );
+    assert!(!pair.has_xdp(), "the program is detached");
+    let text = std::fs::read(&path).unwrap();
+    assert_eq!(text.last(), Some(&b'\n'), "no torn last line");
+    for l in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        serde_json::from_slice::<Value>(l).expect("every line whole JSON");
+    }
+}
+
+#[test]
+fn xdp_sigterm_with_a_stalled_consumer_ends_in_bounded_time() {
+    let pair = net::Pair::new(false);
+    let (_fifo, w) = Fifo::new();
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &pair.ns_a, BIN, "xdp", &pair.if_a])
+        .args(["--interval", "100ms"]);
+    let mut t = Wired::start(cmd, w.into());
+    // Thousands of flows moving every interval: the pipe and then the queue fill.
+    let (stop, sender) = flow_flood(&pair);
     std::thread::sleep(Duration::from_secs(3));
     t.signal(libc::SIGTERM);
     let (st, took) = t.wait_exit(Duration::from_secs(60));
