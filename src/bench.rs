@@ -99,7 +99,7 @@ fn pipeline_run(records: Vec<Record>) -> Result<Duration, Error> {
     let t = Instant::now();
     let writer = std::thread::spawn(move || output::write_all(rx, sink));
     for r in records {
-        tx.send_wait(r, Duration::from_secs(5));
+        tx.send_wait(r);
     }
     tx.finish();
     writer

@@ -72,7 +72,7 @@ pub struct Common {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
-    /// Append records to this file instead of stdout (created 0640; SIGHUP reopens it)
+    /// Append records to this file instead of stdout (created 0640; SIGHUP or SIGUSR1 reopens it)
     #[arg(long, value_name = "PATH")]
     pub output: Option<std::path::PathBuf>,
 

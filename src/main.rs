@@ -98,7 +98,7 @@ fn run() -> i32 {
     match res {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("ebpf-jsonl: error: {e}");
+            output::diag(&format!("error: {e}"));
             e.exit_code()
         }
     }

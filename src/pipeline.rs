@@ -3,16 +3,24 @@
 //! a `lost` record as soon as there is room again.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::clock::Timestamp;
 use crate::record::{LostReason, LostRecord, Record};
 
-/// Set by SIGINT/SIGTERM, by `--duration`, or by the writer on a closed stdout.
+/// Set by SIGINT/SIGTERM/SIGHUP, by `--duration`, or by the writer when its
+/// output closed or failed.
 pub static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+
+/// When the stop was first noticed (a signal handler cannot take it).
+static STOP_AT: OnceLock<Instant> = OnceLock::new();
+
+/// How long a stop may spend handing over and writing what is still held,
+/// whatever the consumer does; what is not written by then is counted.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 pub fn shutting_down() -> bool {
     SHUTDOWN.load(Ordering::Relaxed)
@@ -20,23 +28,63 @@ pub fn shutting_down() -> bool {
 
 pub fn request_shutdown() {
     SHUTDOWN.store(true, Ordering::Relaxed);
+    let _ = stop_deadline();
+}
+
+/// Once a stop was asked for: the moment by which everything must be
+/// written or counted ([`STOP_GRACE`] after the stop was first noticed).
+pub fn stop_deadline() -> Option<Instant> {
+    shutting_down().then(|| *STOP_AT.get_or_init(Instant::now) + STOP_GRACE)
+}
+
+/// True once the stop deadline has passed.
+pub fn past_stop_deadline() -> bool {
+    stop_deadline().is_some_and(|d| Instant::now() >= d)
 }
 
 extern "C" fn on_signal(_: libc::c_int) {
     SHUTDOWN.store(true, Ordering::Relaxed);
 }
 
-/// SIGINT and SIGTERM end the run cleanly (drain, then exit 0).
+extern "C" fn on_nothing(_: libc::c_int) {}
+
+/// True when `sig` is ignored (SIG_IGN inherited across exec).
+fn ignored(sig: libc::c_int) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// Sets `handler` for `sig` (no SA_RESTART unless `restart`).
+pub fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int), restart: bool) {
+    // SAFETY: every handler passed here only stores to an atomic (or does
+    // nothing), which is async-signal-safe.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if restart {
+            sa.sa_flags = libc::SA_RESTART;
+        }
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP (a hangup of the terminal) end the run cleanly:
+/// drain, then exit 0; a SIGHUP ignored by whoever started us (`nohup`) stays
+/// ignored. SIGUSR1 does nothing. With `--output`, SIGHUP and SIGUSR1 reopen
+/// the file instead (see `output::Dest::new`).
 pub fn install_signal_handlers() {
     for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as *const () as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
+        set_handler(sig, on_signal, false);
     }
+    if !ignored(libc::SIGHUP) {
+        set_handler(libc::SIGHUP, on_signal, false);
+    }
+    // A handler, not SIG_IGN, so that children do not inherit it.
+    set_handler(libc::SIGUSR1, on_nothing, true);
 }
 
 /// Batches in flight at most.
@@ -56,8 +104,8 @@ pub struct RecordSender {
     in_flight: Arc<AtomicUsize>,
     batch: Vec<Record>,
     batch_weight: usize,
-    /// Drops not yet reported, indexed like [`LostReason`].
-    pending: [u64; 2],
+    /// Drops not yet reported, indexed like [`REASONS`].
+    pending: Counts,
     /// The writer has hung up.
     gone: bool,
     /// Bytes in flight at most.
@@ -93,7 +141,7 @@ pub fn channel_with_budget(bytes: usize) -> (RecordSender, RecordReceiver) {
             in_flight: in_flight.clone(),
             batch: Vec::new(),
             batch_weight: 0,
-            pending: [0; 2],
+            pending: [0; REASONS.len()],
             gone: false,
             budget: bytes.max(QUEUE_BYTES),
         },
@@ -101,7 +149,36 @@ pub fn channel_with_budget(bytes: usize) -> (RecordSender, RecordReceiver) {
     )
 }
 
-fn slot(reason: LostReason) -> usize {
+/// Every loss reason, in the order of [`Counts`].
+pub const REASONS: [LostReason; 2] = [LostReason::RingbufFull, LostReason::ConsumerSlow];
+
+/// A count per loss reason, indexed like [`REASONS`].
+pub type Counts = [u64; REASONS.len()];
+
+/// Adds what a record not printed stands for: its own count for a `lost`
+/// record, else one `consumer_slow`.
+pub fn count_unprinted(rec: &Record, counts: &mut Counts) {
+    match rec {
+        Record::Lost(l) => counts[slot(l.reason)] += l.count,
+        _ => counts[slot(LostReason::ConsumerSlow)] += 1,
+    }
+}
+
+/// `consumer_slow=3 ringbuf_full=1`: the non-zero counts, for stderr.
+pub fn describe(counts: &Counts) -> String {
+    REASONS
+        .iter()
+        .zip(counts)
+        .filter(|(_, &n)| n > 0)
+        .map(|(r, n)| {
+            let name = serde_json::to_value(r).expect("a reason serialises");
+            format!("{}={n}", name.as_str().unwrap_or("?"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn slot(reason: LostReason) -> usize {
     match reason {
         LostReason::RingbufFull => 0,
         LostReason::ConsumerSlow => 1,
@@ -117,7 +194,7 @@ impl RecordSender {
         let room = |me: &Self, extra: usize| {
             me.in_flight.load(Ordering::Relaxed) + me.batch_weight + extra <= me.budget
         };
-        if self.pending != [0; 2] && room(self, w + 2 * LOST_WEIGHT) {
+        if self.pending.iter().any(|&n| n > 0) && room(self, w + REASONS.len() * LOST_WEIGHT) {
             self.queue_lost();
         }
         if self.pending[slot(LostReason::ConsumerSlow)] > 0 || !room(self, w) {
@@ -132,23 +209,17 @@ impl RecordSender {
 
     /// Like [`RecordSender::send`], but waits for the writer instead of
     /// dropping: for sources that lose nothing by waiting (a benchmark, a map
-    /// snapshot). Gives up waiting, and drops as `send` would, once shutdown
-    /// has been asked for more than `patience` ago or the writer is gone.
-    pub fn send_wait(&mut self, rec: Record, patience: Duration) {
+    /// snapshot). Gives up waiting, and drops as `send` would, once the stop
+    /// deadline has passed (one deadline for the whole stop, not one per
+    /// record) or the writer is gone.
+    pub fn send_wait(&mut self, rec: Record) {
         let w = rec.weight();
-        let mut asked: Option<std::time::Instant> = None;
         while self.in_flight.load(Ordering::Relaxed) + self.batch_weight + w > self.budget {
             if !self.batch.is_empty() {
                 self.queue_lost();
-                self.hand_over(Some(patience));
+                self.hand_over(Some(Duration::from_millis(100)));
             }
-            if shutting_down() {
-                let t = *asked.get_or_insert_with(std::time::Instant::now);
-                if t.elapsed() > patience {
-                    break;
-                }
-            }
-            if self.gone {
+            if self.gone || past_stop_deadline() {
                 break;
             }
             std::thread::sleep(Duration::from_micros(100));
@@ -166,11 +237,15 @@ impl RecordSender {
         self.hand_over(None);
     }
 
-    /// At shutdown: waits (bounded) for room so the final records and loss
-    /// counts are printed.
-    pub fn finish(mut self) {
+    /// At shutdown: waits (until the stop deadline) for room so the final
+    /// records and loss counts are printed. Returns the counts it could not
+    /// hand over, for the caller to report on stderr (see `output::finish`).
+    pub fn finish(mut self) -> Counts {
         self.queue_lost();
-        self.hand_over(Some(Duration::from_secs(2)));
+        let wait =
+            stop_deadline().map_or(STOP_GRACE, |d| d.saturating_duration_since(Instant::now()));
+        self.hand_over(Some(wait));
+        self.pending
     }
 
     fn push(&mut self, rec: Record, w: usize) {
@@ -180,7 +255,7 @@ impl RecordSender {
 
     /// Moves pending loss counts into the batch as `lost` records.
     fn queue_lost(&mut self) {
-        for reason in [LostReason::RingbufFull, LostReason::ConsumerSlow] {
+        for reason in REASONS {
             let count = std::mem::take(&mut self.pending[slot(reason)]);
             if count > 0 {
                 let rec = Record::Lost(LostRecord {
@@ -223,11 +298,8 @@ impl RecordSender {
             // The writer is gone or hopelessly behind: count what is not
             // printed; loss reports inside the batch keep their counts.
             self.in_flight.fetch_sub(weight, Ordering::Relaxed);
-            for rec in batch {
-                match rec {
-                    Record::Lost(l) => self.pending[slot(l.reason)] += l.count,
-                    _ => self.pending[slot(LostReason::ConsumerSlow)] += 1,
-                }
+            for rec in &batch {
+                count_unprinted(rec, &mut self.pending);
             }
         }
     }
@@ -328,10 +400,10 @@ mod tests {
             got
         });
         for _ in 0..n {
-            tx.send_wait(lost(1), Duration::from_secs(1));
+            tx.send_wait(lost(1));
         }
         assert_eq!(tx.pending, [0, 0], "nothing dropped");
-        tx.finish();
+        assert_eq!(tx.finish(), [0, 0], "everything handed over");
         assert_eq!(writer.join().unwrap(), n as u64);
     }
 

@@ -99,6 +99,8 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         drops.report(&att.skel.maps.drops, &mut tx.borrow_mut());
         tx.borrow_mut().flush();
         if pipeline::shutting_down() || deadline.is_some_and(|d| Instant::now() >= d) {
+            // From here on the stop deadline bounds every wait.
+            pipeline::request_shutdown();
             break;
         }
         if last_sync.elapsed() >= Duration::from_secs(1) {
@@ -110,8 +112,8 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
     let _ = rb.consume();
     drops.report(&att.skel.maps.drops, &mut tx.borrow_mut());
     drop(rb);
-    tx.into_inner().finish();
-    output::finish(writer)
+    let pending = tx.into_inner().finish();
+    output::finish(writer, pending)
 }
 
 /// Raw event → the record to print (or none): decode, the userspace filter,

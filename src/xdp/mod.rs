@@ -86,12 +86,14 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
             next += args.interval;
         }
     };
+    // From here on the stop deadline bounds every wait (also after an error).
+    pipeline::request_shutdown();
     // Detach first: the final interval then has everything the program saw.
     link.detach();
     let last = table.interval(&iface, &mut out, true);
     drop(table);
-    out.finish();
-    let written = output::finish(writer);
+    let pending = out.finish();
+    let written = output::finish(writer, pending);
     res.and(last).and(written)
 }
 
@@ -99,10 +101,6 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
 pub fn interval_budget(max_flows: u32) -> usize {
     (max_flows as usize + 1) * crate::record::FLOW_WEIGHT
 }
-
-/// How long a snapshot waits for the writer once asked to stop, as the
-/// pipeline's own finish does.
-const PATIENCE: Duration = Duration::from_secs(2);
 
 /// The loaded program's table and counters, and what the last pass saw.
 pub struct Table<'a> {
@@ -195,26 +193,23 @@ impl<'a> Table<'a> {
         let c = self.counters()?;
         let ts = Timestamp::now();
         for d in &self.deltas {
-            out.send_wait(Record::Flow(drain::flow_record(d, ts, iface)), PATIENCE);
+            out.send_wait(Record::Flow(drain::flow_record(d, ts, iface)));
         }
-        out.send_wait(
-            Record::XdpStats(XdpStatsRecord {
-                timestamp: ts,
-                iface: iface.clone(),
-                packets: c[CAT_TOTAL].0,
-                bytes: c[CAT_TOTAL].1,
-                flows,
-                untracked_packets: c[CAT_UNTRACKED].0,
-                untracked_bytes: c[CAT_UNTRACKED].1,
-                excluded_packets: c[CAT_EXCLUDED].0,
-                excluded_bytes: c[CAT_EXCLUDED].1,
-                non_ip_packets: c[CAT_NON_IP].0,
-                non_ip_bytes: c[CAT_NON_IP].1,
-                malformed_packets: c[CAT_MALFORMED].0,
-                malformed_bytes: c[CAT_MALFORMED].1,
-            }),
-            PATIENCE,
-        );
+        out.send_wait(Record::XdpStats(XdpStatsRecord {
+            timestamp: ts,
+            iface: iface.clone(),
+            packets: c[CAT_TOTAL].0,
+            bytes: c[CAT_TOTAL].1,
+            flows,
+            untracked_packets: c[CAT_UNTRACKED].0,
+            untracked_bytes: c[CAT_UNTRACKED].1,
+            excluded_packets: c[CAT_EXCLUDED].0,
+            excluded_bytes: c[CAT_EXCLUDED].1,
+            non_ip_packets: c[CAT_NON_IP].0,
+            non_ip_bytes: c[CAT_NON_IP].1,
+            malformed_packets: c[CAT_MALFORMED].0,
+            malformed_bytes: c[CAT_MALFORMED].1,
+        }));
         out.flush();
         Ok(())
     }
