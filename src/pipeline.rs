@@ -57,7 +57,7 @@ pub struct RecordSender {
     batch: Vec<Record>,
     batch_weight: usize,
     /// Drops not yet reported, indexed like [`LostReason`].
-    pending: [u64; 2],
+    pending: [u64; LostReason::ALL.len()],
     /// The writer has hung up.
     gone: bool,
     /// Bytes in flight at most.
@@ -93,7 +93,7 @@ pub fn channel_with_budget(bytes: usize) -> (RecordSender, RecordReceiver) {
             in_flight: in_flight.clone(),
             batch: Vec::new(),
             batch_weight: 0,
-            pending: [0; 2],
+            pending: [0; LostReason::ALL.len()],
             gone: false,
             budget: bytes.max(QUEUE_BYTES),
         },
@@ -102,10 +102,7 @@ pub fn channel_with_budget(bytes: usize) -> (RecordSender, RecordReceiver) {
 }
 
 fn slot(reason: LostReason) -> usize {
-    match reason {
-        LostReason::RingbufFull => 0,
-        LostReason::ConsumerSlow => 1,
-    }
+    reason as usize
 }
 
 impl RecordSender {
@@ -117,7 +114,8 @@ impl RecordSender {
         let room = |me: &Self, extra: usize| {
             me.in_flight.load(Ordering::Relaxed) + me.batch_weight + extra <= me.budget
         };
-        if self.pending != [0; 2] && room(self, w + 2 * LOST_WEIGHT) {
+        let reports = self.pending.iter().filter(|&&n| n > 0).count();
+        if reports > 0 && room(self, w + reports * LOST_WEIGHT) {
             self.queue_lost();
         }
         if self.pending[slot(LostReason::ConsumerSlow)] > 0 || !room(self, w) {
@@ -180,7 +178,7 @@ impl RecordSender {
 
     /// Moves pending loss counts into the batch as `lost` records.
     fn queue_lost(&mut self) {
-        for reason in [LostReason::RingbufFull, LostReason::ConsumerSlow] {
+        for reason in LostReason::ALL {
             let count = std::mem::take(&mut self.pending[slot(reason)]);
             if count > 0 {
                 let rec = Record::Lost(LostRecord {
@@ -295,7 +293,7 @@ mod tests {
         tx.send(lost(10));
         tx.flush();
         assert_eq!(
-            tx.pending,
+            tx.pending[..2],
             [8 + 9 + 10, 0],
             "loss reports keep their counts"
         );
@@ -304,7 +302,7 @@ mod tests {
         rx.done(b.iter().map(Record::weight).sum());
         tx.send(lost(999));
         tx.flush();
-        assert_eq!(tx.pending, [0, 0]);
+        assert_eq!(tx.pending, [0; LostReason::ALL.len()]);
         let last = rx.rx.try_iter().last().unwrap();
         assert_eq!(
             counts(&last),
@@ -330,7 +328,7 @@ mod tests {
         for _ in 0..n {
             tx.send_wait(lost(1), Duration::from_secs(1));
         }
-        assert_eq!(tx.pending, [0, 0], "nothing dropped");
+        assert_eq!(tx.pending, [0; LostReason::ALL.len()], "nothing dropped");
         tx.finish();
         assert_eq!(writer.join().unwrap(), n as u64);
     }

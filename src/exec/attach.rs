@@ -54,6 +54,9 @@ fn tracepoints(cfg: &Config) -> Vec<&'static str> {
     if cfg.exits || !cfg.pids.is_empty() {
         tps.push("sched_process_exit");
     }
+    if cfg.exits {
+        tps.push("sched_process_free");
+    }
     if !cfg.pids.is_empty() {
         tps.push("sched_process_fork");
     }
@@ -111,6 +114,12 @@ fn open<'obj>(
         .scratch
         .set_max_entries(cpus as u32)
         .map_err(|e| fail("sizing the scratch map", e))?;
+    if !cfg.exits {
+        open.maps
+            .exited
+            .set_max_entries(1)
+            .map_err(|e| fail("sizing the exit table", e))?;
+    }
     let rodata = open
         .maps
         .rodata_data
