@@ -531,3 +531,88 @@ fn failed_exec_keeps_the_exact_prefix_of_a_cut_argument() {
     let whole = missing.len() + m.len() + script.len() + "after".len() + 4;
     assert_eq!(v["args_size"], whole);
 }
+
+/// The `count`s of the `lost` records with this reason.
+fn lost(records: &[Value], reason: &str) -> u64 {
+    records
+        .iter()
+        .filter(|v| v["type"] == "lost" && v["reason"] == reason)
+        .map(|v| v["count"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn descendants_not_followed_for_a_full_pid_table_are_counted() {
+    // Room for 2: the traced shell and one child; three children live at once.
+    let mut sh = Command::new("/bin/sh")
+        .args([
+            "-c",
+            "read go; /bin/sleep 0.5 & /bin/sleep 0.5 & /bin/sleep 0.5 & wait",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = sh.id().to_string();
+    let t = Tracer::start(&["exec", "--pid", &pid, "--table-size", "2"]);
+    writeln!(sh.stdin.take().unwrap(), "go").unwrap();
+    sh.wait().unwrap();
+    let f = t.stop();
+    assert_eq!(f.status.code(), Some(0), "{}", f.stderr);
+    let n = lost(&f.records, "pids_full");
+    assert!((1..=3).contains(&n), "children not followed: {n}");
+}
+
+#[test]
+fn execs_not_followed_for_a_full_table_of_execs_in_progress_are_counted() {
+    // Room for 1, taken by an execve that waits inside the kernel (or by
+    // anyone else's on this busy machine): the next failed exec is counted.
+    let t = Tracer::start(&["exec", "--failed", "--table-size", "1"]);
+    let mut stuck = Command::new(helper())
+        .arg("stuck-exec")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(stuck.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(
+        line.trim(),
+        "stuck",
+        "the helper's execve waits in the kernel"
+    );
+    let missing = format!("/nonexistent/{}", marker("unfollowed"));
+    assert!(Command::new(&missing).status().is_err());
+    writeln!(stuck.stdin.take().unwrap(), "go").unwrap();
+    assert!(stuck.wait().unwrap().success());
+    let f = t.stop();
+    assert_eq!(f.status.code(), Some(0), "{}", f.stderr);
+    assert!(lost(&f.records, "inflight_full") >= 1, "{:?}", f.records);
+    assert!(
+        !f.records.iter().any(|v| v["filename"] == missing.as_str()),
+        "not followed, so not reported"
+    );
+}
+
+#[test]
+fn exits_not_decided_for_a_full_exit_table_are_counted() {
+    // Room for 1: a zombie holds it until reaped, so the next exit is counted.
+    let t = Tracer::start(&["exec", "--exits", "--table-size", "1"]);
+    let mut zombie = Command::new("/bin/true").spawn().unwrap();
+    let stat = format!("/proc/{}/stat", zombie.id());
+    for _ in 0..1000 {
+        let s = std::fs::read_to_string(&stat).unwrap();
+        if s.rsplit(')').next().unwrap().trim_start().starts_with('Z') {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    run(&mut Command::new("/bin/true"));
+    zombie.wait().unwrap();
+    let f = t.stop();
+    assert_eq!(f.status.code(), Some(0), "{}", f.stderr);
+    assert!(lost(&f.records, "exits_full") >= 1, "{:?}", f.records);
+}

@@ -39,6 +39,8 @@ pub struct Config {
     pub pids: Vec<u32>,
     pub comms: Vec<String>,
     pub cgroups: Vec<File>,
+    /// Capacity of the pids, inflight and exited tables (tests), else built in.
+    pub table_size: Option<u32>,
 }
 
 pub struct Attached<'obj> {
@@ -114,11 +116,23 @@ fn open<'obj>(
         .scratch
         .set_max_entries(cpus as u32)
         .map_err(|e| fail("sizing the scratch map", e))?;
-    if !cfg.exits {
+    // Not needed without --exits: one entry instead of 65,536.
+    let exited = if cfg.exits { cfg.table_size } else { Some(1) };
+    if let Some(n) = exited {
         open.maps
             .exited
-            .set_max_entries(1)
+            .set_max_entries(n)
             .map_err(|e| fail("sizing the exit table", e))?;
+    }
+    if let Some(n) = cfg.table_size {
+        open.maps
+            .pids
+            .set_max_entries(n)
+            .map_err(|e| fail("sizing the pid table", e))?;
+        open.maps
+            .inflight
+            .set_max_entries(n)
+            .map_err(|e| fail("sizing the table of execs in progress", e))?;
     }
     let rodata = open
         .maps

@@ -44,6 +44,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         pids: args.pid.clone(),
         comms: args.comm.clone(),
         cgroups,
+        table_size: args.table_size,
     };
     let mut objs = [MaybeUninit::uninit(), MaybeUninit::uninit()];
     let att = attach::load_and_attach(&mut objs, &cfg)?;
@@ -191,5 +192,26 @@ impl KernelDrops {
                 self.reported[slot] = total;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_that_does_not_decode_is_counted_as_malformed() {
+        let mut shaper = Shaper {
+            limits: ArgvLimits { max_args: 128 },
+            cgroups: cgroup::Resolver::new(),
+            matches: None,
+            matched: HashMap::new(),
+            exits: false,
+        };
+        let clock = BootClock::new();
+        assert!(shaper.shape(&[1, 2, 3], &clock).is_err(), "too short");
+        let mut unknown_kind = vec![0u8; std::mem::size_of::<skel::types::exec_hdr>()];
+        unknown_kind[32] = 9; // exec_hdr.kind, after four u64s
+        assert!(shaper.shape(&unknown_kind, &clock).is_err(), "unknown kind");
     }
 }

@@ -6,9 +6,15 @@
  *   threads N CODE                N threads named "worker" and the leader all
  *                                 leave at once with SYS_exit (the leader's CODE)
  *   leader-first N CODE           the leader leaves first (CODE), then the workers
+ *   stuck-exec                    a thread's execve waits inside the kernel (its path
+ *                                 is on a userfaultfd page) until a line on stdin;
+ *                                 "stuck" on stdout says it waits; then it fails
  * 64-bit code: the ia32 calls use buffers below 4 GiB (MAP_32BIT). */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,8 +117,60 @@ static void threads(int n, int leader_first)
 	syscall(SYS_exit, code);
 }
 
+static char *stuck_path;
+
+static void *stuck_thread(void *arg)
+{
+	char *args[] = {"stuck", NULL};
+	(void)arg;
+	execve(stuck_path, args, args + 1);
+	return NULL;
+}
+
+static int stuck_exec(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int uffd = syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (uffd < 0) {
+		perror("userfaultfd");
+		return 103;
+	}
+	struct uffdio_api api = {.api = UFFD_API};
+	if (ioctl(uffd, UFFDIO_API, &api))
+		return 104;
+	stuck_path = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct uffdio_register reg = {
+		.range = {.start = (unsigned long)stuck_path, .len = page},
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	if (stuck_path == MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return 105;
+	pthread_t t;
+	if (pthread_create(&t, NULL, stuck_thread, NULL))
+		return 106;
+	struct pollfd p = {.fd = uffd, .events = POLLIN};
+	if (poll(&p, 1, 20000) != 1)
+		return 107;
+	struct uffd_msg msg;
+	if (read(uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return 108;
+	printf("stuck\n");
+	fflush(stdout);
+	char line[16];
+	if (!fgets(line, sizeof(line), stdin))
+		return 109;
+	/* a zero page: the path is "", so the execve fails with ENOENT */
+	struct uffdio_zeropage zp = {.range = {.start = (unsigned long)stuck_path, .len = page}};
+	if (ioctl(uffd, UFFDIO_ZEROPAGE, &zp))
+		return 110;
+	pthread_join(t, NULL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "stuck-exec"))
+		return stuck_exec();
 	if (argc >= 3 && !strcmp(argv[1], "int80")) {
 		const char *what = argv[2];
 		long r;
