@@ -616,3 +616,28 @@ fn exits_not_decided_for_a_full_exit_table_are_counted() {
     assert_eq!(f.status.code(), Some(0), "{}", f.stderr);
     assert!(lost(&f.records, "exits_full") >= 1, "{:?}", f.records);
 }
+
+#[test]
+fn failed_exec_args_size_is_measured_past_the_caps_or_null() {
+    let mut t = Tracer::start(&["exec", "--failed"]);
+    // 200 elements: 128 kept, the whole size measured.
+    let m = marker("measured");
+    let missing = format!("/nonexistent/{m}");
+    let many: Vec<String> = (0..198).map(|i| format!("arg{i}")).collect();
+    assert!(Command::new(&missing).arg(&m).args(&many).status().is_err());
+    let v = exec_of(&mut t, &m, &missing);
+    assert_eq!(args_of(&v).len(), 128);
+    assert_eq!(v["args_truncated"], true);
+    let whole = missing.len() + 1 + m.len() + 1 + many.iter().map(|a| a.len() + 1).sum::<usize>();
+    assert_eq!(v["args_size"], whole);
+
+    // More elements than are followed: the size is not known, and says so.
+    let m = marker("unmeasured");
+    let missing = format!("/nonexistent/{m}");
+    let lots: Vec<String> = (0..1100).map(|i| i.to_string()).collect();
+    assert!(Command::new(&missing).arg(&m).args(&lots).status().is_err());
+    let v = exec_of(&mut t, &m, &missing);
+    assert_eq!(args_of(&v).len(), 128);
+    assert_eq!(v["args_truncated"], true);
+    assert_eq!(v["args_size"], Value::Null);
+}
