@@ -169,18 +169,30 @@ fn try_flavour<'obj>(
         .map_err(|e| kernel::bpf_error(&format!("loading {} programs", flavour.prefix()), &e))?;
     fill_filters(&skel, cfg)?;
 
+    let mut progs: Vec<_> = skel.object().progs_mut().filter(|p| p.autoload()).collect();
+    let hooks: Vec<String> = progs
+        .iter()
+        .map(|p| p.section().to_string_lossy().into_owned())
+        .collect();
+    // Each hook that forgets map entries attaches before the ones that make
+    // them (free before exit before exec and fork, sys_exit before
+    // sys_enter), so no entry made while the others attach stays for good.
+    const FORGET_FIRST: [&str; 3] = ["sched_process_free", "sched_process_exit", "sys_exit"];
+    progs.sort_by_key(|p| {
+        let section = p.section().to_string_lossy().into_owned();
+        let tp = section.split_once('/').map_or("", |(_, tp)| tp).to_string();
+        FORGET_FIRST
+            .iter()
+            .position(|f| *f == tp)
+            .unwrap_or(FORGET_FIRST.len())
+    });
     let mut links = Vec::new();
-    let mut hooks = Vec::new();
-    for prog in skel.object().progs_mut() {
-        if !prog.autoload() {
-            continue;
-        }
+    for prog in progs {
         let section = prog.section().to_string_lossy().into_owned();
         let link = prog
             .attach()
             .map_err(|e| kernel::bpf_error(&format!("attaching {section}"), &e))?;
         links.push(link);
-        hooks.push(section);
     }
     Ok(Attached {
         skel,
