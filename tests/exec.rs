@@ -27,6 +27,7 @@ struct Exec {
     filename: String,
     args: Vec<String>,
     args_truncated: bool,
+    args_size: Option<u32>,
     cgroup_id: u64,
 }
 
@@ -102,6 +103,12 @@ fn exact_record_for_awkward_arguments() {
     assert_eq!(e.ppid, std::process::id());
     assert_eq!((e.uid, e.gid), (0, 0));
     assert!(!e.args_truncated);
+    let whole: usize = e.args.iter().map(|a| a.len() + 1).sum();
+    assert_eq!(
+        e.args_size,
+        Some(whole as u32),
+        "every byte of argv, NULs included"
+    );
     assert_eq!(e.cgroup_id, own_cgroup_id());
     let at = rfc3339_to_unix(&e.timestamp);
     assert!(
