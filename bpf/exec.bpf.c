@@ -382,8 +382,9 @@ static __always_inline bool compat_syscall(void)
 #endif
 }
 
-/* execve/execveat's arguments, or false if syscall `id` is neither. Native
- * numbers are checked first, so most syscalls cost two compares. */
+/* execve/execveat's arguments, or false if syscall `id` is neither. Most
+ * syscalls cost a few compares; the task is read only for execve's and
+ * execveat's numbers in either table (i386's 11 is also native munmap). */
 static __always_inline bool exec_call(struct pt_regs *regs, long id, struct exec_args *a)
 {
 	bool at;

@@ -188,18 +188,6 @@ impl LostReason {
         LostReason::ExitsFull,
         LostReason::Malformed,
     ];
-
-    /// The name printed in `reason`.
-    pub fn name(self) -> &'static str {
-        match self {
-            LostReason::RingbufFull => "ringbuf_full",
-            LostReason::ConsumerSlow => "consumer_slow",
-            LostReason::InflightFull => "inflight_full",
-            LostReason::PidsFull => "pids_full",
-            LostReason::ExitsFull => "exits_full",
-            LostReason::Malformed => "malformed",
-        }
-    }
 }
 
 /// A task's name (up to 16 bytes, NUL-padded) printed as a JSON string.

@@ -164,10 +164,7 @@ pub fn of(kind: &str) -> Option<Value> {
             vec![
                 ("timestamp", timestamp()),
                 ("count", json!({"type": "integer", "minimum": 1})),
-                (
-                    "reason",
-                    json!({"enum": crate::record::LostReason::ALL.map(|r| r.name())}),
-                ),
+                ("reason", json!({"enum": crate::record::LostReason::ALL})),
             ],
             vec![],
         ),

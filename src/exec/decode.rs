@@ -234,16 +234,15 @@ fn strip_fdpath(f: &[u8]) -> &[u8] {
 /// as its exact prefix (the last element). Returns (bytes of `raw` kept,
 /// truncated).
 fn exact_args(raw: &[u8], cut: bool, max_args: usize) -> (usize, bool) {
-    let end = raw.len();
     // Just past the max_args-th NUL, if there are more arguments than that.
-    match raw[..end]
+    match raw
         .iter()
         .enumerate()
         .filter(|(_, &c)| c == 0)
         .nth(max_args.saturating_sub(1))
     {
-        Some((i, _)) if max_args > 0 && i + 1 < end => (i + 1, true),
-        _ => (end, cut),
+        Some((i, _)) if max_args > 0 && i + 1 < raw.len() => (i + 1, true),
+        _ => (raw.len(), cut),
     }
 }
 
