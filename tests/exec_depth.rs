@@ -348,12 +348,14 @@ fn helper() -> &'static Path {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/exec_helper.c");
-        let dir = std::env::temp_dir().join(marker("helper"));
-        std::fs::create_dir_all(&dir).unwrap();
+        // In cargo's scratch directory for tests; built under a name of its
+        // own, then renamed, so test runs side by side never see half a file.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let exe = dir.join("exec_helper");
+        let tmp = dir.join(format!("exec_helper.{}", std::process::id()));
         let out = Command::new("cc")
             .args(["-O2", "-pthread", "-o"])
-            .arg(&exe)
+            .arg(&tmp)
             .arg(&src)
             .output()
             .expect("cc (gcc) compiles the test helper");
@@ -363,6 +365,7 @@ fn helper() -> &'static Path {
             src.display(),
             String::from_utf8_lossy(&out.stderr)
         );
+        std::fs::rename(&tmp, &exe).unwrap();
         exe
     })
 }
