@@ -450,7 +450,8 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 /* argv[i] of the caller: 4-byte pointers for a 32-bit ABI. */
 static __always_inline long user_argv_elem(const struct exec_args *a, __u32 i, __u64 *arg)
 {
-	__u32 psize = a->compat ? 4 : 8;
+	/* 4 or 8 without a branch: one path for the verifier, not two per element */
+	__u32 psize = 8 - 4 * (a->compat & 1);
 	*arg = 0;
 	return bpf_probe_read_user(arg, psize, (void *)(a->argv + (__u64)i * psize));
 }
