@@ -2,7 +2,8 @@
 /* Process events for `ebpf-jsonl exec`:
  * - sched_process_exec: every successful execve/execveat. The new image is in
  *   place, so argv is read from the new stack, already copied by the kernel.
- * - sched_process_exit (--exits): the last thread of a process ends.
+ * - sched_process_exit (--exits): the last thread of a process ends;
+ *   sched_process_free forgets it once its leader is gone.
  * - sys_enter/sys_exit (--failed): execve/execveat calls that returned an error.
  * - sched_process_fork (--pid): follows the traced processes' descendants.
  * Each hook comes as tp_btf and raw_tp; userspace loads the flavour that works. */
@@ -17,13 +18,31 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #if defined(__TARGET_ARCH_arm64)
 #define NR_execve 221
 #define NR_execveat 281
+/* AArch32 tasks (thread_info.flags & 1 << TIF_32BIT) use the arm table. */
+#define TIF_32BIT 22
+#define NR_compat_execve 11
+#define NR_compat_execveat 387
 #else
 #define NR_execve 59
 #define NR_execveat 322
+/* int $0x80 / sysenter (ia32): thread_info.status & TS_COMPAT, the i386 table. */
+#define TS_COMPAT 0x0002
+#define NR_compat_execve 11
+#define NR_compat_execveat 358
+/* x32: the syscall number carries __X32_SYSCALL_BIT. */
+#define X32_SYSCALL_BIT 0x40000000
+#define NR_x32_execve 520
+#define NR_x32_execveat 545
 #endif
 
 #define SIGNAL_GROUP_EXIT 0x00000004
 #define AT_FDCWD -100
+#define EEXIST 17
+
+/* argv elements a failed exec's argv is followed for, and bytes of it measured beyond the
+ * cap, before its whole size is given up as unknown. */
+#define ARGV_MAX_ELEMS 1024
+#define ARGV_MEASURE_MAX (1024 * 1024)
 
 /* Set by userspace before load. */
 const volatile __u32 argv_cap = 4096;
@@ -46,10 +65,10 @@ struct {
 	__uint(max_entries, 1024 * 1024);
 } events SEC(".maps");
 
-/* Events the ring buffer had no room for. */
+/* Events not made or not delivered, per DROP_* reason. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, DROP_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
@@ -72,14 +91,28 @@ struct {
 	__type(value, __u64);
 } exec_times SEC(".maps");
 
-/* tid → execve/execveat arguments, between sys_enter and sys_exit. LRU, so
- * the entry of a thread killed inside execve cannot fill it up for good. */
+/* tid → execve/execveat arguments, between sys_enter and sys_exit (which
+ * always follows: a task ends only on its way back to user space). Not LRU:
+ * an eviction would lose an exec in progress silently; a full table is
+ * counted (DROP_INFLIGHT) instead. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u32);
 	__type(value, struct exec_args);
 } inflight SEC(".maps");
+
+/* --exits: the thread groups whose exit was reported. Every thread that sees
+ * signal->live at 0 in the exit hook is a candidate (the counter drops before
+ * the hook, so threads leaving together can all see 0); the one whose
+ * BPF_NOEXIST insert succeeds is the single winner. The entry goes when the
+ * group leader's task is freed, which follows every thread's exit hook. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct exit_key);
+	__type(value, __u8);
+} exited SEC(".maps");
 
 /* Filters: uids, comms, traced tgids (--pid and descendants), cgroups. */
 struct {
@@ -122,10 +155,9 @@ static __always_inline __u64 wakeup_flag(__u64 now)
 	return BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline void count_drop(void)
+static __always_inline void count_drop(__u32 reason)
 {
-	__u32 zero = 0;
-	__u64 *cnt = bpf_map_lookup_elem(&drops, &zero);
+	__u64 *cnt = bpf_map_lookup_elem(&drops, &reason);
 	if (cnt)
 		*cnt += 1;
 }
@@ -162,6 +194,19 @@ static __always_inline __u32 pidns_of(struct task_struct *task)
 	return BPF_CORE_READ(up.ns, ns.inum);
 }
 
+/* A task's name, NUL-padded like bpf_get_current_comm's: it is a map key for
+ * --comm, and the scratch buffer holds the bytes of earlier events. */
+static __always_inline void read_comm(char comm[TASK_COMM_LEN], struct task_struct *t)
+{
+	bpf_probe_read_kernel(comm, TASK_COMM_LEN, &t->comm);
+	bool end = false;
+	for (int i = 0; i < TASK_COMM_LEN; i++) {
+		end |= comm[i] == 0;
+		if (end)
+			comm[i] = 0;
+	}
+}
+
 static __always_inline struct exec_event *scratch_event(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
@@ -169,8 +214,9 @@ static __always_inline struct exec_event *scratch_event(void)
 }
 
 /* The scratch event for the current task with the header fields every event
- * shares filled in, or NULL if a filter excludes the task. */
-static __always_inline struct exec_event *begin_event(struct task_struct *task)
+ * shares filled in, or NULL if a filter excludes the task. `leader_comm`: the
+ * name is the thread-group leader's (the process's), not the thread's. */
+static __always_inline struct exec_event *begin_event(struct task_struct *task, bool leader_comm)
 {
 	struct exec_event *e = scratch_event();
 	if (!e)
@@ -178,7 +224,10 @@ static __always_inline struct exec_event *begin_event(struct task_struct *task)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 ugid = bpf_get_current_uid_gid();
 	struct exec_hdr *h = &e->h;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	if (leader_comm)
+		read_comm(h->comm, BPF_CORE_READ(task, group_leader));
+	else
+		bpf_get_current_comm(h->comm, sizeof(h->comm));
 	if (!wanted(id >> 32, (__u32)ugid, h->comm))
 		return NULL;
 
@@ -294,10 +343,10 @@ static __always_inline void submit(struct exec_event *e, __u64 used)
 	if (e->h.kind == EV_EXEC)
 		used += append_cgroup(e, used, &names);
 	__u64 total = offsetof(struct exec_event, data) + used;
-	if (total > sizeof(*e))
-		return;
+	if (total > sizeof(*e)) /* cannot happen: every length is bounded */
+		total = sizeof(*e);
 	if (bpf_ringbuf_output(&events, e, total, wakeup_flag(e->h.ts_boot_ns))) {
-		count_drop();
+		count_drop(DROP_RINGBUF);
 		return;
 	}
 	/* Only now: an event of this cgroup that omits the names is behind
@@ -313,7 +362,7 @@ static __always_inline int on_exec(struct task_struct *task, pid_t old_pid,
 {
 	bpf_map_delete_elem(&inflight, &old_pid);
 
-	struct exec_event *e = begin_event(task);
+	struct exec_event *e = begin_event(task, false);
 	if (!e)
 		return 0;
 	e->h.kind = EV_EXEC;
@@ -348,17 +397,34 @@ static __always_inline int on_exec(struct task_struct *task, pid_t old_pid,
 
 static __always_inline int on_exit(struct task_struct *task)
 {
-	/* Only the last thread of the group: signal->live is already decremented. */
+	/* Only the group's last threads: signal->live is already decremented. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!emit_exits) {
+		/* Without --exits this hook only prunes the --pid set. */
+		if (filter_pid)
+			bpf_map_delete_elem(&pids, &tgid);
+		return 0;
+	}
+	/* One winner among the threads that saw live at 0; it does the rest. */
+	struct exit_key k = {
+		.tgid = tgid,
+		.start_ns = BPF_CORE_READ(task, group_leader, start_boottime),
+	};
+	__u8 one = 1;
+	long err = bpf_map_update_elem(&exited, &k, &one, BPF_NOEXIST);
+	if (err) {
+		if (err != -EEXIST)
+			count_drop(DROP_EXITS);
+		return 0;
+	}
 	__u64 *exec_ns = bpf_map_lookup_elem(&exec_times, &tgid);
 	__u64 exec_time = exec_ns ? *exec_ns : 0;
 	if (exec_ns)
 		bpf_map_delete_elem(&exec_times, &tgid);
 
-	/* Without --exits this hook only prunes the --pid set. */
-	struct exec_event *e = emit_exits ? begin_event(task) : NULL;
+	struct exec_event *e = begin_event(task, true);
 	if (filter_pid)
 		bpf_map_delete_elem(&pids, &tgid);
 	if (!e)
@@ -366,11 +432,25 @@ static __always_inline int on_exit(struct task_struct *task)
 	e->h.kind = EV_EXIT;
 	e->h.tid = e->h.pid;
 	e->h.exec_ns = exec_time ? exec_time : e->h.start_ns;
+	/* What the parent's wait() sees: the group's code, or the leader's. */
 	if (BPF_CORE_READ(task, signal, flags) & SIGNAL_GROUP_EXIT)
 		e->h.exit_status = BPF_CORE_READ(task, signal, group_exit_code);
 	else
-		e->h.exit_status = BPF_CORE_READ(task, exit_code);
+		e->h.exit_status = BPF_CORE_READ(task, group_leader, exit_code);
 	submit(e, 0);
+	return 0;
+}
+
+/* A group leader's task is freed: its group's threads have all passed the
+ * exit hook (the leader is reaped only once they are gone). */
+static __always_inline int on_free(struct task_struct *p)
+{
+	struct exit_key k = {
+		.tgid = BPF_CORE_READ(p, tgid),
+		.start_ns = BPF_CORE_READ(p, start_boottime),
+	};
+	if (BPF_CORE_READ(p, pid) == k.tgid)
+		bpf_map_delete_elem(&exited, &k);
 	return 0;
 }
 
@@ -380,73 +460,174 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	if (!bpf_map_lookup_elem(&pids, &ptgid))
 		return 0;
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	if (ctgid == ptgid) /* a new thread, not a new process */
+		return 0;
 	__u8 one = 1;
-	bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY);
+	if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY))
+		count_drop(DROP_PIDS);
 	return 0;
+}
+
+/* Is the current syscall a 32-bit compat one (ia32 on x86-64, AArch32 on
+ * arm64)? Their numbers index another table: i386's 59 is not execve. */
+static __always_inline bool compat_syscall(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+#if defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(t, thread_info.flags) & (1UL << TIF_32BIT);
+#else
+	return BPF_CORE_READ(t, thread_info.status) & TS_COMPAT;
+#endif
+}
+
+/* execve/execveat's arguments, or false if syscall `id` is neither. Most
+ * syscalls cost a few compares; the task is read only for execve's and
+ * execveat's numbers in either table (i386's 11 is also native munmap). */
+static __always_inline bool exec_call(struct pt_regs *regs, long id, struct exec_args *a)
+{
+	bool at;
+	if (id == NR_execve || id == NR_execveat) {
+		if (compat_syscall())
+			return false;
+		at = id == NR_execveat;
+#if defined(__TARGET_ARCH_x86)
+	} else if (id == (X32_SYSCALL_BIT | NR_x32_execve) ||
+		   id == (X32_SYSCALL_BIT | NR_x32_execveat)) {
+		/* x32: the native registers, 4-byte pointers in argv */
+		a->compat = 1;
+		at = id == (X32_SYSCALL_BIT | NR_x32_execveat);
+#endif
+	} else if (id == NR_compat_execve || id == NR_compat_execveat) {
+		if (!compat_syscall())
+			return false;
+		a->compat = 1;
+		at = id == NR_compat_execveat;
+#if defined(__TARGET_ARCH_x86)
+		/* i386 passes arguments in ebx, ecx, edx, esi, edi */
+		if (at) {
+			a->dirfd = (__s32)BPF_CORE_READ(regs, bx);
+			a->filename = (__u32)BPF_CORE_READ(regs, cx);
+			a->argv = (__u32)BPF_CORE_READ(regs, dx);
+		} else {
+			a->dirfd = AT_FDCWD;
+			a->filename = (__u32)BPF_CORE_READ(regs, bx);
+			a->argv = (__u32)BPF_CORE_READ(regs, cx);
+		}
+		return true;
+#endif
+	} else {
+		return false;
+	}
+	if (at) {
+		a->dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		a->filename = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		a->argv = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	} else {
+		a->dirfd = AT_FDCWD;
+		a->filename = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		a->argv = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	}
+	if (a->compat) {
+		a->filename = (__u32)a->filename;
+		a->argv = (__u32)a->argv;
+	}
+	return true;
 }
 
 static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 {
-	if (id != NR_execve && id != NR_execveat)
-		return 0;
 	struct exec_args a = {};
-	if (id == NR_execve) {
-		a.dirfd = AT_FDCWD;
-		a.filename = PT_REGS_PARM1_CORE_SYSCALL(regs);
-		a.argv = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	} else {
-		a.dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-		a.filename = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		a.argv = PT_REGS_PARM3_CORE_SYSCALL(regs);
-		a.at_flags = PT_REGS_PARM5_CORE_SYSCALL(regs);
-	}
+	if (!exec_call(regs, id, &a))
+		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY);
+	if (bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY))
+		count_drop(DROP_INFLIGHT);
 	return 0;
 }
 
+/* argv[i] of the caller: 4-byte pointers for a 32-bit ABI. */
+static __always_inline long user_argv_elem(const struct exec_args *a, __u32 i, __u64 *arg)
+{
+	/* 4 or 8 without a branch: one path for the verifier, not two per element */
+	__u32 psize = 8 - 4 * (a->compat & 1);
+	*arg = 0;
+	return bpf_probe_read_user(arg, psize, (void *)(a->argv + (__u64)i * psize));
+}
+
 /* Reads argv element by element from the caller's memory (it is still there:
- * the exec failed). Returns the bytes written to `buf`. */
-static __always_inline __u32 read_user_argv(char *buf, __u64 argv, __u16 *flags)
+ * the exec failed) into `buf`: whole elements while they fit, then the exact
+ * prefix of the one the byte cap cuts. Returns the bytes written to `buf`;
+ * `*next` is the first element not read whole, `*whole` the bytes before it. */
+static __always_inline __u32 read_user_argv(char *buf, const struct exec_args *a, __u32 *next,
+					    __u32 *whole, __u16 *flags)
 {
 	__u32 off = 0;
-	for (__u32 i = 0; i < 1024; i++) {
-		if (i >= max_args) {
-			*flags |= EXEC_F_ARGV_CUT;
-			break;
-		}
-		const char *arg = 0;
-		if (bpf_probe_read_user(&arg, sizeof(arg), (void *)(argv + i * sizeof(arg)))) {
-			*flags |= EXEC_F_ARGV_CUT;
+	__u32 i;
+	for (i = 0; i < ARGV_MAX_ELEMS; i++) {
+		__u64 arg;
+		if (user_argv_elem(a, i, &arg)) {
+			*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
 			break;
 		}
 		if (!arg)
 			break;
-		if (off >= argv_cap || off >= ARGV_MAX_LEN) {
+		if (i >= max_args || off >= argv_cap || off >= ARGV_MAX_LEN) {
 			*flags |= EXEC_F_ARGV_CUT;
 			break;
 		}
 		__u32 room = argv_cap - off;
 		if (room > ARGV_MAX_LEN - off)
 			room = ARGV_MAX_LEN - off;
-		/* Opaque to the compiler, so the masks below stay for the verifier. */
+		/* Opaque to the compiler, so the masks below stay for the verifier:
+		 * the offset is below ARGV_MAX_LEN and the size 1 to ARGV_MAX_LEN. */
 		__u32 at = off;
 		barrier_var(at);
 		barrier_var(room);
 		long n = bpf_probe_read_user_str(buf + (at & (ARGV_MAX_LEN - 1)),
-						 room & (ARGV_MAX_LEN - 1), arg);
+						 ((room - 1) & (ARGV_MAX_LEN - 1)) + 1, (void *)arg);
 		if (n <= 0) {
-			*flags |= EXEC_F_ARGV_CUT;
+			*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
 			break;
 		}
 		if ((__u32)n >= room) {
-			/* filled the room: possibly cut, so not kept */
+			/* filled the room: kept as its exact prefix, NUL-closed */
 			*flags |= EXEC_F_ARGV_CUT;
-			break;
+			*whole = off;
+			*next = i;
+			return off + n;
 		}
 		off += n;
 	}
+	if (i == ARGV_MAX_ELEMS)
+		*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
+	*whole = off;
+	*next = i;
 	return off;
+}
+
+/* The bytes of argv from element `from` on, each measured in the throwaway
+ * half of `buf`; EXEC_F_SIZE_UNKNOWN if that cannot be done (unreadable, an
+ * element longer than that half, too many elements or bytes). */
+static __always_inline __u32 measure_user_argv(char *buf, const struct exec_args *a, __u32 from,
+					       __u16 *flags)
+{
+	__u32 total = 0;
+	for (__u32 j = 0; j < ARGV_MAX_ELEMS; j++) {
+		__u32 i = from + j;
+		if (i >= ARGV_MAX_ELEMS)
+			break;
+		__u64 arg;
+		if (user_argv_elem(a, i, &arg))
+			break;
+		if (!arg)
+			return total;
+		long n = bpf_probe_read_user_str(buf + ARGV_MAX_LEN, ARGV_MAX_LEN, (void *)arg);
+		if (n <= 0 || n >= ARGV_MAX_LEN || total > ARGV_MEASURE_MAX)
+			break;
+		total += n;
+	}
+	*flags |= EXEC_F_SIZE_UNKNOWN;
+	return total;
 }
 
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
@@ -460,16 +641,26 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	if (ret >= 0)
 		return 0;
 
-	struct exec_event *e = begin_event((struct task_struct *)bpf_get_current_task());
+	struct exec_event *e = begin_event((struct task_struct *)bpf_get_current_task(), false);
 	if (!e)
 		return 0;
 	e->h.kind = EV_EXEC;
 	e->h.ret = ret;
 	e->h.exec_ns = e->h.ts_boot_ns;
-	__u32 len = read_user_argv(e->data, args.argv, &e->h.flags);
-	len &= ARGV_MAX_LEN - 1;
+	__u32 next = 0, whole = 0;
+	__u32 len = read_user_argv(e->data, &args, &next, &whole, &e->h.flags);
+	/* at most ARGV_MAX_LEN; the mask (a no-op) shows the verifier the filename's room */
+	len &= 2 * ARGV_MAX_LEN - 1;
 	e->h.argv_len = len;
-	e->h.argv_size = len;
+	/* The whole argv's size: what was read whole, plus the rest measured.
+	 * `next` goes through the event (exit_status, unused by an exec), so the
+	 * verifier checks the measuring loop once, not once per exit of the first. */
+	e->h.argv_size = whole;
+	e->h.exit_status = next;
+	if ((e->h.flags & (EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN)) == EXEC_F_ARGV_CUT)
+		e->h.argv_size += measure_user_argv(e->data, &args,
+						    *(volatile __u32 *)&e->h.exit_status, &e->h.flags);
+	e->h.exit_status = 0;
 	long n = bpf_probe_read_user_str(e->data + len, FILENAME_MAX_LEN, (void *)args.filename);
 	if (n < 0)
 		n = 0;
@@ -500,6 +691,18 @@ SEC("raw_tp/sched_process_exit")
 int BPF_PROG(exit_raw, struct task_struct *p)
 {
 	return on_exit(p);
+}
+
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(free_btf, struct task_struct *p)
+{
+	return on_free(p);
+}
+
+SEC("raw_tp/sched_process_free")
+int BPF_PROG(free_raw, struct task_struct *p)
+{
+	return on_free(p);
 }
 
 SEC("tp_btf/sched_process_fork")

@@ -15,6 +15,14 @@
 /* exec_hdr.flags */
 #define EXEC_F_FDPATH 1 /* execveat(fd, ...): filename is "/dev/fd/N[/name]" */
 #define EXEC_F_ARGV_CUT 2 /* argv could not be read whole (fault or cap) */
+#define EXEC_F_SIZE_UNKNOWN 4 /* a failed exec's whole argv could not be measured */
+
+/* Slots of the per-CPU `drops` counters: events the kernel side could not make. */
+#define DROP_RINGBUF 0 /* the ring buffer had no room */
+#define DROP_INFLIGHT 1 /* --failed: an execve could not be followed (table full) */
+#define DROP_PIDS 2 /* --pid: a descendant could not be followed (table full) */
+#define DROP_EXITS 3 /* --exits: an exit could not be decided once (table full) */
+#define DROP_SLOTS 4
 
 /* Header of every event. */
 struct exec_hdr {
@@ -32,7 +40,7 @@ struct exec_hdr {
 	__u32 exit_status; /* exit: the wait() status */
 	__u32 mntns;
 	__u32 pidns;
-	__u32 argv_size; /* bytes of argv in the new process (arg_end - arg_start) */
+	__u32 argv_size; /* bytes of the whole argv, NULs included (arg_end - arg_start) */
 	__u32 argv_len; /* bytes of argv captured below */
 	__u16 filename_len;
 	__u16 flags;
@@ -73,7 +81,14 @@ struct exec_args {
 	__u64 filename;
 	__u64 argv;
 	__s32 dirfd;
-	__u32 at_flags;
+	__u32 compat; /* a 32-bit ABI call (ia32, x32): argv holds 4-byte pointers */
+};
+
+/* A thread group whose exit was reported (--exits), until its leader is freed. */
+struct exit_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_ns; /* the leader's start_boottime: tgids are reused */
 };
 
 #endif

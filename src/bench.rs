@@ -24,6 +24,7 @@ fn exec(i: u64) -> Record {
         comm: Comm(*b"curl\0\0\0\0\0\0\0\0\0\0\0\0"),
         text: ExecText::new(b"/usr/bin/curl", args.as_bytes()),
         args_truncated: false,
+        args_size: Some(args.len() as u32),
         ret: 0,
         error: None,
         exec_id: ExecId {

@@ -166,6 +166,13 @@ pub struct ExecArgs {
     /// Only execs whose argv, joined by spaces, matches this regular expression (in userspace)
     #[arg(long = "match", value_name = "REGEX", value_parser = parse_regex)]
     pub matches: Option<regex::Regex>,
+
+    /// For tests: the capacity of the kernel's process tables (processes
+    /// followed for --pid, execs in progress for --failed, ended processes
+    /// for --exits), so their full paths can be exercised
+    #[arg(long, value_name = "N", hide = true,
+          value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub table_size: Option<u32>,
 }
 
 /// Parses the command line: each value through its parser, then what no

@@ -104,7 +104,7 @@ pub struct RecordSender {
     in_flight: Arc<AtomicUsize>,
     batch: Vec<Record>,
     batch_weight: usize,
-    /// Drops not yet reported, indexed like [`REASONS`].
+    /// Drops not yet reported, indexed like [`LostReason::ALL`].
     pending: Counts,
     /// The writer has hung up.
     gone: bool,
@@ -141,7 +141,7 @@ pub fn channel_with_budget(bytes: usize) -> (RecordSender, RecordReceiver) {
             in_flight: in_flight.clone(),
             batch: Vec::new(),
             batch_weight: 0,
-            pending: [0; REASONS.len()],
+            pending: [0; LostReason::ALL.len()],
             gone: false,
             budget: bytes.max(QUEUE_BYTES),
         },
@@ -149,11 +149,8 @@ pub fn channel_with_budget(bytes: usize) -> (RecordSender, RecordReceiver) {
     )
 }
 
-/// Every loss reason, in the order of [`Counts`].
-pub const REASONS: [LostReason; 2] = [LostReason::RingbufFull, LostReason::ConsumerSlow];
-
-/// A count per loss reason, indexed like [`REASONS`].
-pub type Counts = [u64; REASONS.len()];
+/// A count per loss reason, indexed like [`LostReason::ALL`].
+pub type Counts = [u64; LostReason::ALL.len()];
 
 /// Adds what a record not printed stands for: its own count for a `lost`
 /// record, else one `consumer_slow`.
@@ -166,7 +163,7 @@ pub fn count_unprinted(rec: &Record, counts: &mut Counts) {
 
 /// `consumer_slow=3 ringbuf_full=1`: the non-zero counts, for stderr.
 pub fn describe(counts: &Counts) -> String {
-    REASONS
+    LostReason::ALL
         .iter()
         .zip(counts)
         .filter(|(_, &n)| n > 0)
@@ -179,10 +176,7 @@ pub fn describe(counts: &Counts) -> String {
 }
 
 pub fn slot(reason: LostReason) -> usize {
-    match reason {
-        LostReason::RingbufFull => 0,
-        LostReason::ConsumerSlow => 1,
-    }
+    reason as usize
 }
 
 impl RecordSender {
@@ -194,7 +188,8 @@ impl RecordSender {
         let room = |me: &Self, extra: usize| {
             me.in_flight.load(Ordering::Relaxed) + me.batch_weight + extra <= me.budget
         };
-        if self.pending.iter().any(|&n| n > 0) && room(self, w + REASONS.len() * LOST_WEIGHT) {
+        let reports = self.pending.iter().filter(|&&n| n > 0).count();
+        if reports > 0 && room(self, w + reports * LOST_WEIGHT) {
             self.queue_lost();
         }
         if self.pending[slot(LostReason::ConsumerSlow)] > 0 || !room(self, w) {
@@ -255,7 +250,7 @@ impl RecordSender {
 
     /// Moves pending loss counts into the batch as `lost` records.
     fn queue_lost(&mut self) {
-        for reason in REASONS {
+        for reason in LostReason::ALL {
             let count = std::mem::take(&mut self.pending[slot(reason)]);
             if count > 0 {
                 let rec = Record::Lost(LostRecord {
@@ -367,7 +362,7 @@ mod tests {
         tx.send(lost(10));
         tx.flush();
         assert_eq!(
-            tx.pending,
+            tx.pending[..2],
             [8 + 9 + 10, 0],
             "loss reports keep their counts"
         );
@@ -376,7 +371,7 @@ mod tests {
         rx.done(b.iter().map(Record::weight).sum());
         tx.send(lost(999));
         tx.flush();
-        assert_eq!(tx.pending, [0, 0]);
+        assert_eq!(tx.pending, [0; LostReason::ALL.len()]);
         let last = rx.rx.try_iter().last().unwrap();
         assert_eq!(
             counts(&last),
@@ -402,8 +397,12 @@ mod tests {
         for _ in 0..n {
             tx.send_wait(lost(1));
         }
-        assert_eq!(tx.pending, [0, 0], "nothing dropped");
-        assert_eq!(tx.finish(), [0, 0], "everything handed over");
+        assert_eq!(tx.pending, [0; LostReason::ALL.len()], "nothing dropped");
+        assert_eq!(
+            tx.finish(),
+            [0; LostReason::ALL.len()],
+            "everything handed over"
+        );
         assert_eq!(writer.join().unwrap(), n as u64);
     }
 

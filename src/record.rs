@@ -46,6 +46,8 @@ pub struct ExecRecord {
     /// `filename` and `args`, in one allocation.
     pub text: ExecText,
     pub args_truncated: bool,
+    /// Bytes of the whole argv (each element's NUL included), when known.
+    pub args_size: Option<u32>,
     pub ret: i32,
     pub error: Option<&'static str>,
     pub exec_id: ExecId,
@@ -58,7 +60,7 @@ pub struct ExecRecord {
 
 impl Serialize for ExecRecord {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_struct("ExecRecord", 18)?;
+        let mut m = s.serialize_struct("ExecRecord", 19)?;
         m.serialize_field("timestamp", &self.timestamp)?;
         m.serialize_field("pid", &self.pid)?;
         m.serialize_field("tid", &self.tid)?;
@@ -69,6 +71,7 @@ impl Serialize for ExecRecord {
         m.serialize_field("filename", &String::from_utf8_lossy(self.text.filename()))?;
         m.serialize_field("args", &self.text.args())?;
         m.serialize_field("args_truncated", &self.args_truncated)?;
+        m.serialize_field("args_size", &self.args_size)?;
         m.serialize_field("ret", &self.ret)?;
         m.serialize_field("error", &self.error)?;
         m.serialize_field("exec_id", &self.exec_id)?;
@@ -162,6 +165,29 @@ pub enum LostReason {
     RingbufFull,
     /// The writer queue was full (stdout's consumer fell behind).
     ConsumerSlow,
+    /// `exec --failed`: an execve/execveat could not be followed (the table of
+    /// execs in progress was full), so its failure would go unreported.
+    InflightFull,
+    /// `exec --pid`: a new descendant could not be followed (the table of
+    /// traced processes was full); its execs and exit are not reported.
+    PidsFull,
+    /// `exec --exits`: an exit could not be reported exactly once (the table
+    /// of ended processes was full), so it was not reported.
+    ExitsFull,
+    /// An event from the kernel too malformed to decode.
+    Malformed,
+}
+
+impl LostReason {
+    /// Every reason, in the order loss reports are printed.
+    pub const ALL: [LostReason; 6] = [
+        LostReason::RingbufFull,
+        LostReason::ConsumerSlow,
+        LostReason::InflightFull,
+        LostReason::PidsFull,
+        LostReason::ExitsFull,
+        LostReason::Malformed,
+    ];
 }
 
 /// A task's name (up to 16 bytes, NUL-padded) printed as a JSON string.
@@ -290,6 +316,7 @@ mod tests {
             comm: comm("true"),
             text: ExecText::new(b"/bin/true", args),
             args_truncated: false,
+            args_size: Some(15),
             ret: 0,
             error: None,
             exec_id: ExecId {
@@ -309,7 +336,7 @@ mod tests {
         let line = serde_json::to_string(&exec(b"/bin/true\0a b\0\0")).unwrap();
         assert_eq!(
             line,
-            r#"{"type":"exec","timestamp":"2025-11-25T08:22:22.123456789Z","pid":3360,"tid":3361,"ppid":3359,"uid":0,"gid":0,"comm":"true","filename":"/bin/true","args":["/bin/true","a b",""],"args_truncated":false,"ret":0,"error":null,"exec_id":"3360-81234567890","cgroup_id":4242,"cgroup":"/system.slice/docker-ab12.scope","container_id":"ab12","mntns":4026531841,"pidns":4026531836}"#
+            r#"{"type":"exec","timestamp":"2025-11-25T08:22:22.123456789Z","pid":3360,"tid":3361,"ppid":3359,"uid":0,"gid":0,"comm":"true","filename":"/bin/true","args":["/bin/true","a b",""],"args_truncated":false,"args_size":15,"ret":0,"error":null,"exec_id":"3360-81234567890","cgroup_id":4242,"cgroup":"/system.slice/docker-ab12.scope","container_id":"ab12","mntns":4026531841,"pidns":4026531836}"#
         );
     }
 

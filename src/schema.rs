@@ -92,7 +92,17 @@ pub fn of(kind: &str) -> Option<Value> {
                     json!({"type": "array", "items": {"type": "string"},
                                 "description": "argv, element for element"}),
                 ),
-                ("args_truncated", json!({"type": "boolean"})),
+                (
+                    "args_truncated",
+                    json!({"type": "boolean",
+                           "description": "argv was cut; the last element may be a prefix"}),
+                ),
+                (
+                    "args_size",
+                    json!({"type": ["integer", "null"], "minimum": 0, "maximum": u32::MAX,
+                           "description": "bytes of the whole argv, each element's NUL \
+                                           included; null if a failed exec's could not be measured"}),
+                ),
                 (
                     "ret",
                     json!({"type": "integer", "maximum": 0,
@@ -157,7 +167,7 @@ pub fn of(kind: &str) -> Option<Value> {
             vec![
                 ("timestamp", timestamp()),
                 ("count", json!({"type": "integer", "minimum": 1})),
-                ("reason", json!({"enum": ["ringbuf_full", "consumer_slow"]})),
+                ("reason", json!({"enum": crate::record::LostReason::ALL})),
             ],
             vec![],
         ),

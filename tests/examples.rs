@@ -1165,7 +1165,8 @@ fn jq_recipes_on_recorded_data() {
 // The recorded data: exact records
 
 const EXEC: &str = "\
-    type timestamp pid tid ppid uid gid comm filename args args_truncated ret error exec_id
+    type timestamp pid tid ppid uid gid comm filename args args_truncated args_size ret
+    error exec_id
     cgroup_id cgroup container_id mntns pidns
 ";
 const EXIT: &str = "\

@@ -27,6 +27,7 @@ struct Exec {
     filename: String,
     args: Vec<String>,
     args_truncated: bool,
+    args_size: Option<u32>,
     cgroup_id: u64,
 }
 
@@ -102,6 +103,12 @@ fn exact_record_for_awkward_arguments() {
     assert_eq!(e.ppid, std::process::id());
     assert_eq!((e.uid, e.gid), (0, 0));
     assert!(!e.args_truncated);
+    let whole: usize = e.args.iter().map(|a| a.len() + 1).sum();
+    assert_eq!(
+        e.args_size,
+        Some(whole as u32),
+        "every byte of argv, NULs included"
+    );
     assert_eq!(e.cgroup_id, own_cgroup_id());
     let at = rfc3339_to_unix(&e.timestamp);
     assert!(
@@ -154,17 +161,48 @@ fn forty_kib_argument_truncates_exactly_and_fits_with_the_flag() {
     let mut t = Tracer::start(&["exec"]);
     let m = marker("big");
     run(Command::new("/bin/true").arg(&m).arg(&big).arg("after"));
-    let e = typed(&t.exec_with(&m));
-    // What was kept is exact: the cut argument is dropped, not shortened.
-    assert_eq!(e.args, ["/bin/true", &m]);
+    let v = t.exec_with(&m);
+    let e = typed(&v);
+    // What was kept is exact: the cut argument's prefix, up to the 4 KiB cap.
+    assert_eq!(e.args.len(), 3, "{:?}", e.args);
+    assert_eq!(e.args[..2], ["/bin/true", &m]);
+    let used: usize = e.args.iter().map(|a| a.len() + 1).sum();
+    assert_eq!(used, 4097, "4096 bytes kept, then the cut argument's NUL");
+    assert_eq!(e.args[2], big[..e.args[2].len()]);
     assert!(e.args_truncated);
+    // The size of the whole argv: what was not seen.
+    assert_eq!(v["args_size"], 10 + m.len() + 1 + big.len() + 1 + 6);
 
     let mut t = Tracer::start(&["exec", "--max-argv-bytes", "64K"]);
     let m = marker("big");
     run(Command::new("/bin/true").arg(&m).arg(&big).arg("after"));
-    let e = typed(&t.exec_with(&m));
+    let v = t.exec_with(&m);
+    let e = typed(&v);
     assert_eq!(e.args, ["/bin/true", &m, &big, "after"]);
     assert!(!e.args_truncated);
+    assert_eq!(v["args_size"], 10 + m.len() + 1 + big.len() + 1 + 6);
+}
+
+#[test]
+fn an_argument_padded_past_the_cap_still_shows_its_start() {
+    // `bash -c '<5 KiB script>'`: the script's start is there, exactly.
+    let mut t = Tracer::start(&["exec"]);
+    let m = marker("script");
+    let script = format!("echo {m}; {}", "#".repeat(5 * 1024));
+    run(Command::new("/bin/sh").args(["-c", &script, &m]));
+    let v = t.wait_for(&m, |v| {
+        v["type"] == "exec"
+            && v["filename"] == "/bin/sh"
+            && args_of(v).get(1).map(String::as_str) == Some("-c")
+            && args_of(v)
+                .get(2)
+                .is_some_and(|a| a.starts_with(&format!("echo {m};")))
+    });
+    let args = args_of(&v);
+    assert_eq!(args.len(), 3, "argv cut inside the script");
+    assert!(script.starts_with(args[2].as_str()));
+    assert_eq!(v["args_truncated"], true);
+    assert_eq!(v["args_size"], 8 + 3 + script.len() + 1 + m.len() + 1);
 }
 
 /// Runs /bin/true through execveat(dirfd, path, flags) in a forked child.

@@ -39,6 +39,8 @@ pub struct Config {
     pub pids: Vec<u32>,
     pub comms: Vec<String>,
     pub cgroups: Vec<File>,
+    /// Capacity of the pids, inflight and exited tables (tests), else built in.
+    pub table_size: Option<u32>,
 }
 
 pub struct Attached<'obj> {
@@ -53,6 +55,9 @@ fn tracepoints(cfg: &Config) -> Vec<&'static str> {
     let mut tps = vec!["sched_process_exec"];
     if cfg.exits || !cfg.pids.is_empty() {
         tps.push("sched_process_exit");
+    }
+    if cfg.exits {
+        tps.push("sched_process_free");
     }
     if !cfg.pids.is_empty() {
         tps.push("sched_process_fork");
@@ -111,6 +116,24 @@ fn open<'obj>(
         .scratch
         .set_max_entries(cpus as u32)
         .map_err(|e| fail("sizing the scratch map", e))?;
+    // Not needed without --exits: one entry instead of 65,536.
+    let exited = if cfg.exits { cfg.table_size } else { Some(1) };
+    if let Some(n) = exited {
+        open.maps
+            .exited
+            .set_max_entries(n)
+            .map_err(|e| fail("sizing the exit table", e))?;
+    }
+    if let Some(n) = cfg.table_size {
+        open.maps
+            .pids
+            .set_max_entries(n)
+            .map_err(|e| fail("sizing the pid table", e))?;
+        open.maps
+            .inflight
+            .set_max_entries(n)
+            .map_err(|e| fail("sizing the table of execs in progress", e))?;
+    }
     let rodata = open
         .maps
         .rodata_data
@@ -146,18 +169,30 @@ fn try_flavour<'obj>(
         .map_err(|e| kernel::bpf_error(&format!("loading {} programs", flavour.prefix()), &e))?;
     fill_filters(&skel, cfg)?;
 
+    let mut progs: Vec<_> = skel.object().progs_mut().filter(|p| p.autoload()).collect();
+    let hooks: Vec<String> = progs
+        .iter()
+        .map(|p| p.section().to_string_lossy().into_owned())
+        .collect();
+    // Each hook that forgets map entries attaches before the ones that make
+    // them (free before exit before exec and fork, sys_exit before
+    // sys_enter), so no entry made while the others attach stays for good.
+    const FORGET_FIRST: [&str; 3] = ["sched_process_free", "sched_process_exit", "sys_exit"];
+    progs.sort_by_key(|p| {
+        let section = p.section().to_string_lossy().into_owned();
+        let tp = section.split_once('/').map_or("", |(_, tp)| tp).to_string();
+        FORGET_FIRST
+            .iter()
+            .position(|f| *f == tp)
+            .unwrap_or(FORGET_FIRST.len())
+    });
     let mut links = Vec::new();
-    let mut hooks = Vec::new();
-    for prog in skel.object().progs_mut() {
-        if !prog.autoload() {
-            continue;
-        }
+    for prog in progs {
         let section = prog.section().to_string_lossy().into_owned();
         let link = prog
             .attach()
             .map_err(|e| kernel::bpf_error(&format!("attaching {section}"), &e))?;
         links.push(link);
-        hooks.push(section);
     }
     Ok(Attached {
         skel,

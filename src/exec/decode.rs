@@ -12,6 +12,7 @@ pub const EV_EXEC: u32 = 1;
 pub const EV_EXIT: u32 = 2;
 pub const EXEC_F_FDPATH: u16 = 1;
 pub const EXEC_F_ARGV_CUT: u16 = 2;
+pub const EXEC_F_SIZE_UNKNOWN: u16 = 4;
 
 // SAFETY: exec_hdr is plain old data generated from BTF (integers and byte arrays).
 unsafe impl plain::Plain for exec_hdr {}
@@ -84,6 +85,7 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
         comm,
         text: ExecText::from_parts(text, fname.len()),
         args_truncated: truncated,
+        args_size: (h.flags & EXEC_F_SIZE_UNKNOWN == 0).then_some(h.argv_size),
         ret: h.ret,
         error: (h.ret < 0).then(|| errno_name(-h.ret)),
         exec_id,
@@ -237,23 +239,19 @@ fn strip_fdpath(f: &[u8]) -> &[u8] {
     }
 }
 
-/// Keeps only whole arguments: an argument cut by the byte cap is dropped,
-/// and at most `max_args` are kept. Returns (bytes of `raw` kept, truncated).
+/// Keeps at most `max_args` arguments; an argument cut by the byte cap stays
+/// as its exact prefix (the last element). Returns (bytes of `raw` kept,
+/// truncated).
 fn exact_args(raw: &[u8], cut: bool, max_args: usize) -> (usize, bool) {
-    let end = if cut {
-        raw.iter().rposition(|&c| c == 0).map_or(0, |i| i + 1)
-    } else {
-        raw.len()
-    };
     // Just past the max_args-th NUL, if there are more arguments than that.
-    match raw[..end]
+    match raw
         .iter()
         .enumerate()
         .filter(|(_, &c)| c == 0)
         .nth(max_args.saturating_sub(1))
     {
-        Some((i, _)) if max_args > 0 && i + 1 < end => (i + 1, true),
-        _ => (end, cut),
+        Some((i, _)) if max_args > 0 && i + 1 < raw.len() => (i + 1, true),
+        _ => (raw.len(), cut),
     }
 }
 
@@ -326,10 +324,34 @@ mod tests {
     }
 
     #[test]
-    fn byte_cap_drops_the_partial_argument() {
+    fn byte_cap_keeps_the_exact_prefix_of_the_cut_argument() {
         let r = dec(b"/x\0", b"/x\0one\0tw", 20, 0, LIM);
+        assert_eq!(args(&r), ["/x", "one", "tw"]);
+        assert!(r.args_truncated);
+        assert_eq!(r.args_size, Some(20));
+        // A failed exec's prefix comes NUL-closed, with the cut flag.
+        let r = dec(b"/x\0", b"/x\0tw\0", 20, EXEC_F_ARGV_CUT, LIM);
+        assert_eq!(args(&r), ["/x", "tw"]);
+        assert!(r.args_truncated);
+        // Cut at an element's end: nothing partial, still truncated.
+        let r = dec(b"/x\0", b"/x\0one\0", 20, 0, LIM);
         assert_eq!(args(&r), ["/x", "one"]);
         assert!(r.args_truncated);
+    }
+
+    #[test]
+    fn unmeasured_argv_size_is_null() {
+        let r = dec(
+            b"/x\0",
+            b"/x\0",
+            3,
+            EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN,
+            LIM,
+        );
+        assert_eq!(r.args_size, None);
+        assert!(r.args_truncated);
+        let r = dec(b"/x\0", b"/x\0", 3, 0, LIM);
+        assert_eq!(r.args_size, Some(3));
     }
 
     #[test]
@@ -340,6 +362,10 @@ mod tests {
         let r = dec(b"/x\0", b"/x\0a\0", 5, 0, ArgvLimits { max_args: 2 });
         assert_eq!(args(&r), ["/x", "a"]);
         assert!(!r.args_truncated);
+        // Both caps: the count wins, no partial element after it.
+        let r = dec(b"/x\0", b"/x\0a\0bc", 12, 0, ArgvLimits { max_args: 2 });
+        assert_eq!(args(&r), ["/x", "a"]);
+        assert!(r.args_truncated);
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         pids: args.pid.clone(),
         comms: args.comm.clone(),
         cgroups,
+        table_size: args.table_size,
     };
     let mut objs = [MaybeUninit::uninit(), MaybeUninit::uninit()];
     let mut att = attach::load_and_attach(&mut objs, &cfg)?;
@@ -75,8 +76,10 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
 
     let mut rb = RingBufferBuilder::new();
     rb.add(&att.skel.maps.events, |data: &[u8]| {
-        if let Some(rec) = shaper.shape(data, &clock.borrow()) {
-            tx.borrow_mut().send(rec);
+        match shaper.shape(data, &clock.borrow()) {
+            Ok(Some(rec)) => tx.borrow_mut().send(rec),
+            Ok(None) => {}
+            Err(Malformed) => tx.borrow_mut().note_lost(LostReason::Malformed, 1),
         }
         0
     })
@@ -116,6 +119,9 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
     output::finish(writer, pending)
 }
 
+/// An event that did not decode (counted as lost, `malformed`).
+struct Malformed;
+
 /// Raw event → the record to print (or none): decode, the userspace filter,
 /// and the cgroup path and container id.
 struct Shaper<'a> {
@@ -130,8 +136,8 @@ struct Shaper<'a> {
 }
 
 impl Shaper<'_> {
-    fn shape(&mut self, data: &[u8], clock: &BootClock) -> Option<Record> {
-        let mut rec = decode::decode(data, clock, self.limits)?;
+    fn shape(&mut self, data: &[u8], clock: &BootClock) -> Result<Option<Record>, Malformed> {
+        let mut rec = decode::decode(data, clock, self.limits).ok_or(Malformed)?;
         match &mut rec {
             Record::Exec(e) => {
                 // Even for a record filtered out below: the kernel sends a
@@ -156,7 +162,7 @@ impl Shaper<'_> {
                         if e.ret == 0 {
                             self.matched.remove(&e.pid);
                         }
-                        return None;
+                        return Ok(None);
                     }
                     if self.exits && e.ret == 0 {
                         self.matched.insert(e.pid, e.exec_id);
@@ -166,35 +172,69 @@ impl Shaper<'_> {
             Record::Exit(x)
                 if self.matches.is_some() && self.matched.remove(&x.pid) != Some(x.exec_id) =>
             {
-                return None;
+                return Ok(None);
             }
             _ => {}
         }
-        Some(rec)
+        Ok(Some(rec))
     }
 }
 
-/// Reads the kernel's per-CPU drop counter and reports what is new.
+/// The kernel's per-CPU drop counters, slot by slot as bpf/exec.h numbers
+/// them (DROP_RINGBUF, DROP_INFLIGHT, DROP_PIDS, DROP_EXITS).
+const KERNEL_DROPS: [LostReason; 4] = [
+    LostReason::RingbufFull,
+    LostReason::InflightFull,
+    LostReason::PidsFull,
+    LostReason::ExitsFull,
+];
+
+/// Reads the kernel's per-CPU drop counters and reports what is new.
 #[derive(Default)]
 struct KernelDrops {
-    reported: u64,
+    reported: [u64; KERNEL_DROPS.len()],
 }
 
 impl KernelDrops {
     fn report(&mut self, map: &dyn MapCore, tx: &mut RecordSender) {
-        let Ok(Some(per_cpu)) = map.lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY) else {
-            return;
-        };
-        let total: u64 = per_cpu
-            .iter()
-            .filter_map(|v| {
-                v.get(..8)
-                    .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
-            })
-            .sum();
-        if total > self.reported {
-            tx.note_lost(LostReason::RingbufFull, total - self.reported);
-            self.reported = total;
+        for (slot, reason) in KERNEL_DROPS.iter().enumerate() {
+            let key = (slot as u32).to_ne_bytes();
+            let Ok(Some(per_cpu)) = map.lookup_percpu(&key, MapFlags::ANY) else {
+                continue;
+            };
+            let total: u64 = per_cpu
+                .iter()
+                .filter_map(|v| {
+                    v.get(..8)
+                        .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
+                })
+                .sum();
+            if total > self.reported[slot] {
+                tx.note_lost(*reason, total - self.reported[slot]);
+                self.reported[slot] = total;
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_that_does_not_decode_is_counted_as_malformed() {
+        let mut shaper = Shaper {
+            limits: ArgvLimits { max_args: 128 },
+            cgroups: cgroup::Resolver::new(),
+            cgroup_epoch: None,
+            matches: None,
+            matched: HashMap::new(),
+            exits: false,
+        };
+        let clock = BootClock::new();
+        assert!(shaper.shape(&[1, 2, 3], &clock).is_err(), "too short");
+        let mut unknown_kind = vec![0u8; std::mem::size_of::<skel::types::exec_hdr>()];
+        unknown_kind[32] = 9; // exec_hdr.kind, after four u64s
+        assert!(shaper.shape(&unknown_kind, &clock).is_err(), "unknown kind");
     }
 }
