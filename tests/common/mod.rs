@@ -90,10 +90,11 @@ impl Tracer {
             thread::spawn(move || {
                 let mut line = String::new();
                 while err.read_line(&mut line).unwrap_or(0) > 0 {
+                    // Kept before the ready signal, so a test sees the line.
+                    stderr.lock().unwrap().push_str(&line);
                     if line.contains(": attached ") {
                         let _ = ready_tx.send(());
                     }
-                    stderr.lock().unwrap().push_str(&line);
                     line.clear();
                 }
             });
