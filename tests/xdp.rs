@@ -117,6 +117,46 @@ fn udp_over_ipv6_exact_counts() {
 }
 
 #[test]
+fn fragments_of_a_datagram_count_apart_from_its_ports() {
+    let pair = Pair::new(false);
+    let tool = pair.tool(&["--interval", "300ms"]);
+    let (src, dst) = (sa(V4_B, 40010), sa(V4_A, 9010));
+    // 3,000 bytes over MTU 1500: IP payloads of 1480 (UDP header and the
+    // first 1472 bytes), 1480 and 48.
+    pair.in_b(move || net::send_udp(src, dst, 1, 3000));
+    thread::sleep(Duration::from_millis(400));
+    let out = tool.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    let first = sum(&out.records, udp(src, dst));
+    assert_eq!(
+        first,
+        (1, ETH + IP4 + 1480),
+        "the first fragment has the ports"
+    );
+    let later = |f: &Value| {
+        f["fragment"] == true
+            && f["proto"] == "udp"
+            && f["src_ip"] == V4_B.to_string()
+            && f["dst_ip"] == V4_A.to_string()
+    };
+    assert_eq!(
+        sum(&out.records, later),
+        (2, 2 * (ETH + IP4) + 1480 + 48),
+        "later fragments: {:?}",
+        out.records
+    );
+    for f in flows(&out.records).filter(|f| later(f)) {
+        assert!(
+            f.get("src_port").is_none() && f.get("dst_port").is_none(),
+            "{f}"
+        );
+    }
+    let last = assert_conserved(&out.records);
+    assert_eq!(n(&last, "packets"), 3, "{last}");
+    assert_eq!(n(&last, "malformed_packets"), 0);
+}
+
+#[test]
 fn generic_mode_counts_the_same() {
     let pair = Pair::new(true);
     let tool = pair.tool(&["--mode", "generic", "--interval", "300ms"]);
