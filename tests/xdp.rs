@@ -498,6 +498,28 @@ fn the_interface_going_away_ends_the_run_with_a_final_interval() {
 }
 
 #[test]
+fn a_program_detached_by_someone_else_ends_the_run() {
+    let pair = Pair::new(false);
+    let mut tool = pair.tool(&["--interval", "200ms"]);
+    let (src, dst) = (sa(V4_B, 40023), sa(V4_A, 9023));
+    pair.in_b(move || net::send_udp(src, dst, 3, 100));
+    wait_packets(&mut tool, 3);
+    pair.detach_xdp_link();
+    let out = tool.wait();
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "ebpf-jsonl: error: the XDP program on {} was detached",
+            pair.if_a
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(sum(&out.records, udp(src, dst)).0, 3);
+    assert_conserved(&out.records);
+}
+
+#[test]
 fn down_and_up_keeps_counting() {
     let pair = Pair::new(false);
     let mut tool = pair.tool(&["--interval", "200ms"]);
