@@ -332,6 +332,12 @@ fn a_transport_header_past_the_ip_length_is_malformed() {
         .ext8(UDP)
         .ports(1, 2);
     ext6_short.0[14 + 5] = 4; // shorter than the extension header
+                              // Length fields of 0 (jumbograms, BIG TCP super-packets): no length to
+                              // check against, so malformed too (see README).
+    let mut tcp4_zero = head(TCP).tcp(5, 6);
+    tcp4_zero.0[16..18].copy_from_slice(&[0, 0]);
+    let mut tcp6_zero = Frame::eth(0x86dd).ip6(TCP, "fd00::2", "fd00::1").tcp(5, 6);
+    tcp6_zero.0[14 + 4..14 + 6].copy_from_slice(&[0, 0]);
     let frames = [
         &udp_short,
         &udp_none,
@@ -339,6 +345,8 @@ fn a_transport_header_past_the_ip_length_is_malformed() {
         &icmp_short,
         &udp6_short,
         &ext6_short,
+        &tcp4_zero,
+        &tcp6_zero,
     ];
     let (d, _, c) = run(&frames, 16, &[]);
     assert!(d.is_empty(), "{d:?}");
