@@ -151,7 +151,7 @@ impl Mode {
 pub struct XdpLink {
     fd: OwnedFd,
     pub mode: Mode,
-    /// Why native mode was not used, when `auto` fell back to generic.
+    /// Why native mode failed, when `auto` fell back to generic.
     pub native_refused: Option<String>,
 }
 
@@ -251,11 +251,13 @@ pub fn attach(
                 errors.push(format!("native mode: {why}"));
                 native_refused = Some(why);
             }
-            Err(errno) => errors.push(format!(
-                "{} mode: {}",
-                m.name(),
-                std::io::Error::from_raw_os_error(errno)
-            )),
+            Err(errno) => {
+                let why = std::io::Error::from_raw_os_error(errno).to_string();
+                errors.push(format!("{} mode: {why}", m.name()));
+                if m == Mode::Native {
+                    native_refused = Some(why);
+                }
+            }
         }
     }
     Err(Error::Kernel(format!(
