@@ -156,6 +156,56 @@ fn fragments_of_a_datagram_count_apart_from_its_ports() {
     assert_eq!(n(&last, "malformed_packets"), 0);
 }
 
+/// Ethernet B → A, then `l3` (of `ethertype`), padded to the 60-byte minimum.
+fn raw_frame(ethertype: u16, l3: &[u8]) -> Vec<u8> {
+    let mut f = net::MAC_A.to_vec();
+    f.extend_from_slice(&net::MAC_B);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(l3);
+    f.resize(f.len().max(60), 0);
+    f
+}
+
+#[test]
+fn hostile_headers_over_the_wire() {
+    let pair = Pair::new(false);
+    let tool = pair.tool(&["--interval", "300ms"]);
+    // UDP whose tot_len (20 + 4) ends inside the UDP header; the "ports"
+    // bytes are there, and the frame goes on with padding.
+    let mut ip = vec![0x45, 0, 0, 24, 0, 1, 0, 0, 64, 17, 0, 0];
+    ip.extend_from_slice(&V4_B.octets());
+    ip.extend_from_slice(&V4_A.octets());
+    ip.extend_from_slice(&[0x9c, 0x44, 0x23, 0x28]);
+    let short = raw_frame(0x0800, &ip);
+    // IPv6 with exactly 8 destination-options headers, then UDP 7100 → 7101.
+    let mut ip6 = vec![0x60, 0, 0, 0, 0, 8 * 8 + 8, 60, 64];
+    ip6.extend_from_slice(&V6_B.octets());
+    ip6.extend_from_slice(&V6_A.octets());
+    for i in 0..8 {
+        ip6.extend_from_slice(&[if i == 7 { 17 } else { 60 }, 0, 1, 4, 0, 0, 0, 0]);
+    }
+    ip6.extend_from_slice(&[0x1b, 0xbc, 0x1b, 0xbd, 0, 8, 0, 0]);
+    let deep = raw_frame(0x86dd, &ip6);
+    let (ls, ld) = (short.len() as u64, deep.len() as u64);
+    let if_b = pair.if_b.clone();
+    pair.in_b(move || net::send_frames(&if_b, &[short, deep]));
+    thread::sleep(Duration::from_millis(400));
+    let out = tool.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    let last = assert_conserved(&out.records);
+    assert_eq!(
+        (n(&last, "malformed_packets"), n(&last, "malformed_bytes")),
+        (1, ls),
+        "{last}"
+    );
+    assert_eq!(sum(&out.records, |f| f["src_port"] == 0x9c44), (0, 0));
+    assert_eq!(
+        sum(&out.records, udp(sa(V6_B, 7100), sa(V6_A, 7101))),
+        (1, ld)
+    );
+    assert_eq!(n(&last, "packets"), 2, "{last}");
+}
+
 #[test]
 fn generic_mode_counts_the_same() {
     let pair = Pair::new(true);
