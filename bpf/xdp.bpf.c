@@ -74,23 +74,29 @@ struct {
 	__type(value, __u8);
 } excludes SEC(".maps");
 
-/* struct flow_key as five words; the last is l4 | proto << 32 | ver << 40.
+/* struct flow_key as five words; the last is l4 | proto << 32 | ver << 40 |
+ * flags << 48.
  * For IPv4 only w[0] (both addresses) and w[4] are set: the three between are
  * zero in the key, which the hash and compare leave out and a claim writes.
  * Headers are read with wide loads at any alignment (x86-64, the only target
  * vmlinux.h is built for, allows them, and so does the verifier there). */
 #define LAST(proto, ver) ((__u64)(proto) << 32 | (__u64)(ver) << 40)
+#define FRAGMENT ((__u64)FLOW_FRAGMENT << 48)
 #define LOAD64(p) (*(const __u64 *)(p))
 
-static __always_inline __u32 transport(void *l4, void *end, __u8 proto, __u8 ver, __u64 *w)
+/* The transport header at l4, `room` bytes of the IP packet (by its length
+ * field) from l4 on: its fixed part must be inside the IP packet, not in
+ * Ethernet padding or trailing bytes, and what we read inside the frame. */
+static __always_inline __u32 transport(void *l4, void *end, __u32 room, __u8 proto, __u8 ver,
+				       __u64 *w)
 {
 	__u64 last = LAST(proto, ver);
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
-		if (l4 + 4 > end)
+		if (l4 + 4 > end || room < (proto == IPPROTO_TCP ? 20 : 8))
 			return CAT_MALFORMED;
 		last |= *(__u32 *)l4; /* both ports */
 	} else if (proto == (ver == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6)) {
-		if (l4 + 2 > end)
+		if (l4 + 2 > end || room < 4)
 			return CAT_MALFORMED;
 		last |= *(__u16 *)l4; /* type and code */
 	}
@@ -110,15 +116,17 @@ static __always_inline __u32 parse_ip4(void *p, void *end, __u64 *w)
 		if ((vhl & 0xf0) != 0x40 || hl < sizeof(*ip) || p + hl > end)
 			return CAT_MALFORMED;
 	}
-	if (bpf_ntohs(ip->tot_len) < hl)
+	__u32 tot_len = bpf_ntohs(ip->tot_len);
+	if (tot_len < hl)
 		return CAT_MALFORMED;
 	/* Not &ip->saddr: clang would split the load at the header's 4-byte alignment. */
 	w[0] = LOAD64(p + offsetof(struct iphdr, saddr)); /* and daddr */
 	if (ip->frag_off & bpf_htons(IP_OFFSET)) {
-		w[4] = LAST(ip->protocol, 4); /* a later fragment: no transport header */
+		/* A later fragment: no transport header. */
+		w[4] = LAST(ip->protocol, 4) | FRAGMENT;
 		return CAT_FLOW;
 	}
-	return transport(p + hl, end, ip->protocol, 4, w);
+	return transport(p + hl, end, tot_len - hl, ip->protocol, 4, w);
 }
 
 static __always_inline __u32 parse_ip6(void *p, void *end, __u64 *w)
@@ -132,7 +140,9 @@ static __always_inline __u32 parse_ip6(void *p, void *end, __u64 *w)
 	w[3] = LOAD64((void *)&ip6->daddr + 8);
 	__u8 nh = ip6->nexthdr;
 	void *l4 = ip6 + 1;
-	for (int i = 0; i < IPV6_MAX_EXT; i++) {
+	/* Up to IPV6_MAX_EXT headers, then one more round for the transport
+	 * header; a header still there after that is one too many. */
+	for (int i = 0; i <= IPV6_MAX_EXT; i++) {
 		__u8 *h = l4;
 		switch (nh) {
 		case IPPROTO_HOPOPTS:
@@ -156,13 +166,18 @@ static __always_inline __u32 parse_ip6(void *p, void *end, __u64 *w)
 			nh = f->nexthdr;
 			l4 = f + 1;
 			if (f->frag_off & bpf_htons(0xFFF8)) {
-				w[4] = LAST(nh, 6); /* a later fragment: no transport header */
+				/* A later fragment: no transport header. */
+				w[4] = LAST(nh, 6) | FRAGMENT;
 				return CAT_FLOW;
 			}
 			break;
 		}
-		default:
-			return transport(l4, end, nh, 6, w);
+		default: {
+			/* What the payload length leaves after the extension headers. */
+			__u32 ext = l4 - (void *)(ip6 + 1);
+			__u32 plen = bpf_ntohs(ip6->payload_len);
+			return transport(l4, end, ext <= plen ? plen - ext : 0, nh, 6, w);
+		}
 		}
 	}
 	return CAT_MALFORMED;

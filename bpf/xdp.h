@@ -20,14 +20,18 @@
  *   IPv4: addrs[0..4] = source, addrs[4..8] = destination, the rest zero
  *   (so an IPv4 key is two words: addrs[0..8] and the last).
  * - l4: TCP/UDP: source port, then destination port (network byte order);
- *   ICMP/ICMPv6: type, code, 0, 0; other protocols and later fragments: 0. */
+ *   ICMP/ICMPv6: type, code, 0, 0; other protocols and later fragments: 0.
+ * - flags: FLOW_FRAGMENT for a later fragment (offset > 0) of a datagram, which
+ *   has no transport header: its own flow, never taken for port 0. */
 struct flow_key {
 	__u8 addrs[32];
 	__u8 l4[4];
 	__u8 proto;
 	__u8 ver; /* 4 or 6 */
-	__u16 pad;
+	__u16 flags;
 };
+
+#define FLOW_FRAGMENT 1
 
 /* One cache line. The program adds to packets/bytes atomically. */
 struct flow_slot {

@@ -70,6 +70,7 @@ fn flow(i: u64) -> Record {
         dst_port: Some(9000),
         icmp_type: None,
         icmp_code: None,
+        fragment: false,
         packets: 12 + i,
         bytes: 1704 + i,
     })

@@ -234,7 +234,8 @@ impl Serialize for Argv<'_> {
 }
 
 /// `xdp`: the packets and bytes of one flow within one interval; `timestamp`
-/// is the interval's end. Ports only for TCP and UDP, type and code for ICMP.
+/// is the interval's end. Ports only for TCP and UDP, type and code for ICMP,
+/// neither for a flow of later fragments (`fragment`).
 #[derive(Debug, Serialize)]
 pub struct FlowRecord {
     pub timestamp: Timestamp,
@@ -250,6 +251,10 @@ pub struct FlowRecord {
     pub icmp_type: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icmp_code: Option<u8>,
+    /// Later fragments (offset > 0) of IP datagrams: no transport header, so
+    /// no ports or ICMP type; present (true) only on such flows.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fragment: bool,
     pub packets: u64,
     pub bytes: u64,
 }
@@ -403,6 +408,7 @@ mod tests {
                 dst_port: ports.map(|p| p.1),
                 icmp_type: icmp.map(|i| i.0),
                 icmp_code: icmp.map(|i| i.1),
+                fragment: false,
                 packets: 12,
                 bytes: 1704,
             })

@@ -195,6 +195,12 @@ pub fn of(kind: &str) -> Option<Value> {
                 ("dst_port", uint(16, "TCP/UDP only")),
                 ("icmp_type", uint(8, "ICMP/ICMPv6 only")),
                 ("icmp_code", uint(8, "ICMP/ICMPv6 only")),
+                (
+                    "fragment",
+                    json!({"const": true,
+                           "description": "later fragments (offset > 0) of IP datagrams: \
+                                           no transport header, so no ports or ICMP type"}),
+                ),
             ],
         ),
         "xdp_stats" => {

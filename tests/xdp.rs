@@ -119,6 +119,96 @@ fn udp_over_ipv6_exact_counts() {
 }
 
 #[test]
+fn fragments_of_a_datagram_count_apart_from_its_ports() {
+    let pair = Pair::new(false);
+    let tool = pair.tool(&["--interval", "300ms"]);
+    let (src, dst) = (sa(V4_B, 40010), sa(V4_A, 9010));
+    // 3,000 bytes over MTU 1500: IP payloads of 1480 (UDP header and the
+    // first 1472 bytes), 1480 and 48.
+    pair.in_b(move || net::send_udp(src, dst, 1, 3000));
+    thread::sleep(Duration::from_millis(400));
+    let out = tool.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    let first = sum(&out.records, udp(src, dst));
+    assert_eq!(
+        first,
+        (1, ETH + IP4 + 1480),
+        "the first fragment has the ports"
+    );
+    let later = |f: &Value| {
+        f["fragment"] == true
+            && f["proto"] == "udp"
+            && f["src_ip"] == V4_B.to_string()
+            && f["dst_ip"] == V4_A.to_string()
+    };
+    assert_eq!(
+        sum(&out.records, later),
+        (2, 2 * (ETH + IP4) + 1480 + 48),
+        "later fragments: {:?}",
+        out.records
+    );
+    for f in flows(&out.records).filter(|f| later(f)) {
+        assert!(
+            f.get("src_port").is_none() && f.get("dst_port").is_none(),
+            "{f}"
+        );
+    }
+    let last = assert_conserved(&out.records);
+    assert_eq!(n(&last, "packets"), 3, "{last}");
+    assert_eq!(n(&last, "malformed_packets"), 0);
+}
+
+/// Ethernet B → A, then `l3` (of `ethertype`), padded to the 60-byte minimum.
+fn raw_frame(ethertype: u16, l3: &[u8]) -> Vec<u8> {
+    let mut f = net::MAC_A.to_vec();
+    f.extend_from_slice(&net::MAC_B);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(l3);
+    f.resize(f.len().max(60), 0);
+    f
+}
+
+#[test]
+fn hostile_headers_over_the_wire() {
+    let pair = Pair::new(false);
+    let tool = pair.tool(&["--interval", "300ms"]);
+    // UDP whose tot_len (20 + 4) ends inside the UDP header; the "ports"
+    // bytes are there, and the frame goes on with padding.
+    let mut ip = vec![0x45, 0, 0, 24, 0, 1, 0, 0, 64, 17, 0, 0];
+    ip.extend_from_slice(&V4_B.octets());
+    ip.extend_from_slice(&V4_A.octets());
+    ip.extend_from_slice(&[0x9c, 0x44, 0x23, 0x28]);
+    let short = raw_frame(0x0800, &ip);
+    // IPv6 with exactly 8 destination-options headers, then UDP 7100 → 7101.
+    let mut ip6 = vec![0x60, 0, 0, 0, 0, 8 * 8 + 8, 60, 64];
+    ip6.extend_from_slice(&V6_B.octets());
+    ip6.extend_from_slice(&V6_A.octets());
+    for i in 0..8 {
+        ip6.extend_from_slice(&[if i == 7 { 17 } else { 60 }, 0, 1, 4, 0, 0, 0, 0]);
+    }
+    ip6.extend_from_slice(&[0x1b, 0xbc, 0x1b, 0xbd, 0, 8, 0, 0]);
+    let deep = raw_frame(0x86dd, &ip6);
+    let (ls, ld) = (short.len() as u64, deep.len() as u64);
+    let if_b = pair.if_b.clone();
+    pair.in_b(move || net::send_frames(&if_b, &[short, deep]));
+    thread::sleep(Duration::from_millis(400));
+    let out = tool.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    let last = assert_conserved(&out.records);
+    assert_eq!(
+        (n(&last, "malformed_packets"), n(&last, "malformed_bytes")),
+        (1, ls),
+        "{last}"
+    );
+    assert_eq!(sum(&out.records, |f| f["src_port"] == 0x9c44), (0, 0));
+    assert_eq!(
+        sum(&out.records, udp(sa(V6_B, 7100), sa(V6_A, 7101))),
+        (1, ld)
+    );
+    assert_eq!(n(&last, "packets"), 2, "{last}");
+}
+
+#[test]
 fn generic_mode_counts_the_same() {
     let pair = Pair::new(true);
     let tool = pair.tool(&["--mode", "generic", "--interval", "300ms"]);
@@ -127,6 +217,8 @@ fn generic_mode_counts_the_same() {
         "{}",
         tool.stderr()
     );
+    // Said when it applies: generic mode counts packets after GRO.
+    wait_stderr(&tool, "after GRO");
     let (src, dst) = (sa(V4_B, 40003), sa(V4_A, 9002));
     pair.in_b(move || net::send_udp(src, dst, 10, 1000));
     thread::sleep(Duration::from_millis(400));
@@ -143,6 +235,11 @@ fn icmp_echo_has_type_and_code() {
     let pair = Pair::new(true);
     let tool = pair.tool(&["--interval", "300ms"]);
     assert!(tool.stderr().contains("attached to"), "{}", tool.stderr());
+    assert!(
+        tool.stderr().contains("in native mode"),
+        "{}",
+        tool.stderr()
+    );
     pair.in_b(|| net::send_icmp_echo(V4_A, 7, 56));
     thread::sleep(Duration::from_millis(400));
     let out = tool.stop();
@@ -375,6 +472,178 @@ fn vlan_tagged_frames_and_ipv4_options() {
         sum(&out.records, udp(sa(V4_B, 7004), sa(V4_A, 7005))),
         (4, 4 * (ETH + 24 + UDP + 30))
     );
+}
+
+/// Waits (generously) until the tool's stderr holds `what`.
+fn wait_stderr(tool: &net::Tool, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let err = tool.stderr();
+        if err.contains(what) {
+            return err;
+        }
+        assert!(Instant::now() < deadline, "no {what:?} on stderr: {err}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until the tool has printed an xdp_stats record with `packets`.
+fn wait_packets(tool: &mut net::Tool, packets: u64) {
+    tool.wait_for(&format!("xdp_stats with {packets} packets"), |v| {
+        v["type"] == "xdp_stats" && v["packets"].as_u64() >= Some(packets)
+    });
+}
+
+fn restore_neighbours(pair: &Pair) {
+    for (ns, ifc, peer, m) in [
+        (&pair.ns_a, &pair.if_a, V4_B, net::MAC_B),
+        (&pair.ns_b, &pair.if_b, V4_A, net::MAC_A),
+    ] {
+        let m = m.map(|b| format!("{b:02x}")).join(":");
+        net::sh(&[
+            "ip",
+            "-n",
+            ns,
+            "neigh",
+            "replace",
+            &peer.to_string(),
+            "lladdr",
+            &m,
+            "dev",
+            ifc,
+            "nud",
+            "permanent",
+        ]);
+    }
+}
+
+#[test]
+fn the_interface_going_away_ends_the_run_with_a_final_interval() {
+    let pair = Pair::new(false);
+    let mut tool = pair.tool(&["--interval", "200ms"]);
+    let (src, dst) = (sa(V4_B, 40020), sa(V4_A, 9020));
+    pair.in_b(move || net::send_udp(src, dst, 9, 100));
+    wait_packets(&mut tool, 9);
+    let gone = Instant::now();
+    net::sh(&["ip", "-n", &pair.ns_a, "link", "del", &pair.if_a]);
+    let out = tool.wait(); // at most 30 s, or it fails: it used to run forever
+    let took = gone.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert!(
+        took < Duration::from_secs(15),
+        "noticed within a few 200 ms intervals, took {took:?}"
+    );
+    let want = format!("ebpf-jsonl: error: interface {} went away", pair.if_a);
+    let err: Vec<&str> = out.stderr.lines().filter(|l| l.contains("error")).collect();
+    assert!(
+        err.len() == 1 && err[0].starts_with(&want),
+        "one error line naming the interface: {}",
+        out.stderr
+    );
+    // The final interval is there, and complete.
+    let last = assert_conserved(&out.records);
+    assert_eq!(
+        sum(&out.records, udp(src, dst)),
+        (9, 9 * (ETH + IP4 + UDP + 100))
+    );
+    assert_eq!(n(&last, "packets"), 9, "{last}");
+}
+
+#[test]
+fn a_program_detached_by_someone_else_ends_the_run() {
+    let pair = Pair::new(false);
+    let mut tool = pair.tool(&["--interval", "200ms"]);
+    let (src, dst) = (sa(V4_B, 40023), sa(V4_A, 9023));
+    pair.in_b(move || net::send_udp(src, dst, 3, 100));
+    wait_packets(&mut tool, 3);
+    pair.detach_xdp_link();
+    let out = tool.wait();
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "ebpf-jsonl: error: the XDP program on {} was detached",
+            pair.if_a
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(sum(&out.records, udp(src, dst)).0, 3);
+    assert_conserved(&out.records);
+}
+
+#[test]
+fn down_and_up_keeps_counting() {
+    let pair = Pair::new(false);
+    let mut tool = pair.tool(&["--interval", "200ms"]);
+    let (src, dst) = (sa(V4_B, 40021), sa(V4_A, 9021));
+    pair.in_b(move || net::send_udp(src, dst, 5, 100));
+    wait_packets(&mut tool, 5);
+    net::sh(&["ip", "-n", &pair.ns_a, "link", "set", &pair.if_a, "down"]);
+    // Several intervals down: still attached, still running.
+    thread::sleep(Duration::from_millis(1000));
+    assert!(
+        tool.child.try_wait().unwrap().is_none(),
+        "{}",
+        tool.stderr()
+    );
+    assert!(
+        pair.has_xdp(),
+        "attached while down: {}",
+        pair.link_details()
+    );
+    net::sh(&["ip", "-n", &pair.ns_a, "link", "set", &pair.if_a, "up"]);
+    restore_neighbours(&pair);
+    pair.in_b(move || net::send_udp(src, dst, 7, 100));
+    wait_packets(&mut tool, 12);
+    let out = tool.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(!out.stderr.contains("error"), "{}", out.stderr);
+    assert_eq!(
+        sum(&out.records, udp(src, dst)),
+        (12, 12 * (ETH + IP4 + UDP + 100))
+    );
+    assert_conserved(&out.records);
+}
+
+#[test]
+fn native_mode_at_mtu_9000_says_what_to_do_and_auto_falls_back() {
+    let pair = Pair::new(false);
+    for (ns, ifc) in [(&pair.ns_a, &pair.if_a), (&pair.ns_b, &pair.if_b)] {
+        net::sh(&["ip", "-n", ns, "link", "set", ifc, "mtu", "9000"]);
+    }
+    let (st, stdout, stderr) =
+        net::run_tool(Some(&pair.ns_a), &["xdp", &pair.if_a, "--mode", "native"]);
+    assert_eq!(st.code(), Some(4), "{stderr}");
+    assert!(stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    for what in [
+        pair.if_a.as_str(),
+        "MTU (9000)",
+        "mtu 1500",
+        "--mode generic",
+        "GRO",
+    ] {
+        assert!(stderr.contains(what), "names {what:?}: {stderr}");
+    }
+    assert!(!pair.has_xdp());
+    // auto: native is refused, generic takes it, and stderr says both.
+    let tool = pair.tool(&["--interval", "200ms"]);
+    let err = wait_stderr(&tool, "after GRO");
+    assert!(err.contains("in generic mode"), "{err}");
+    assert!(
+        err.contains("native mode refused") && err.contains("MTU (9000)"),
+        "{err}"
+    );
+    let (src, dst) = (sa(V4_B, 40022), sa(V4_A, 9022));
+    pair.in_b(move || net::send_udp(src, dst, 4, 5000));
+    thread::sleep(Duration::from_millis(300));
+    let out = tool.stop();
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        sum(&out.records, udp(src, dst)),
+        (4, 4 * (ETH + IP4 + UDP + 5000))
+    );
+    assert_conserved(&out.records);
 }
 
 #[test]

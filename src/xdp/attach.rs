@@ -151,9 +151,33 @@ impl Mode {
 pub struct XdpLink {
     fd: OwnedFd,
     pub mode: Mode,
+    /// Why native mode failed, when `auto` fell back to generic.
+    pub native_refused: Option<String>,
 }
 
 impl XdpLink {
+    /// The interface the program is attached to now, or None once the
+    /// kernel has detached it: the link stays, defunct, when its interface
+    /// is removed (or when someone detaches it, e.g. `bpftool link detach`).
+    pub fn attached_ifindex(&self) -> Result<Option<u32>, Error> {
+        // SAFETY: zeroed bpf_link_info is valid; the kernel fills in up to `len`.
+        let mut info: libbpf_sys::bpf_link_info = unsafe { std::mem::zeroed() };
+        let mut len = size_of::<libbpf_sys::bpf_link_info>() as u32;
+        // SAFETY: a bpf_link fd we own and a buffer of `len` bytes.
+        let rc = unsafe {
+            libbpf_sys::bpf_link_get_info_by_fd(self.fd.as_raw_fd(), &mut info, &mut len)
+        };
+        if rc < 0 {
+            return Err(Error::Failure(format!(
+                "reading the state of the XDP link: {}",
+                std::io::Error::from_raw_os_error(-rc)
+            )));
+        }
+        // SAFETY: an XDP link's info is the xdp member of the union.
+        let ifindex = unsafe { info.__bindgen_anon_1.xdp.ifindex };
+        Ok((ifindex != 0).then_some(ifindex))
+    }
+
     /// Detaches now; packets are no longer seen once this returns.
     pub fn detach(self) {
         // SAFETY: a bpf_link fd we own. Closing it would detach too.
@@ -195,9 +219,16 @@ pub fn attach(
         XdpMode::Auto => &[Mode::Native, Mode::Generic],
     };
     let mut errors = Vec::new();
+    let mut native_refused = None;
     for &m in modes {
         match link_create(prog, ifindex, m) {
-            Ok(fd) => return Ok(XdpLink { fd, mode: m }),
+            Ok(fd) => {
+                return Ok(XdpLink {
+                    fd,
+                    mode: m,
+                    native_refused,
+                })
+            }
             Err(errno) if errno == libc::EBUSY || errno == libc::EEXIST => {
                 return Err(Error::Failure(busy(iface, ifindex)));
             }
@@ -207,17 +238,76 @@ pub fn attach(
                     std::io::Error::from_raw_os_error(errno)
                 )));
             }
-            Err(errno) => errors.push(format!(
-                "{} mode: {}",
-                m.name(),
-                std::io::Error::from_raw_os_error(errno)
-            )),
+            Err(errno) if errno == libc::ERANGE && m == Mode::Native => {
+                let why = mtu_too_large(iface);
+                if mode == XdpMode::Native {
+                    return Err(Error::Kernel(format!(
+                        "attaching XDP to {iface} in native mode: {why}: lower the MTU \
+                         (`ip link set dev {iface} mtu 1500`; on veth, the peer's counts too) \
+                         or use --mode generic, which takes any MTU but counts packets after \
+                         GRO (see README, generic mode)"
+                    )));
+                }
+                errors.push(format!("native mode: {why}"));
+                native_refused = Some(why);
+            }
+            Err(errno) => {
+                let why = std::io::Error::from_raw_os_error(errno).to_string();
+                errors.push(format!("{} mode: {why}", m.name()));
+                if m == Mode::Native {
+                    native_refused = Some(why);
+                }
+            }
         }
     }
     Err(Error::Kernel(format!(
         "attaching XDP to {iface} failed ({})",
         errors.join("; ")
     )))
+}
+
+/// Why native attach failed with ERANGE: the driver takes no frames larger
+/// than a page for a program without multi-buffer (frags) support.
+fn mtu_too_large(iface: &str) -> String {
+    let mtu = mtu(iface).map_or_else(String::new, |m| format!(" ({m})"));
+    format!(
+        "its MTU{mtu} is too large for native XDP here (Numerical result out of range, ERANGE: \
+         the driver needs every frame in one page for this program)"
+    )
+}
+
+/// The interface's MTU (SIOCGIFMTU), in this network namespace.
+fn mtu(iface: &str) -> Option<u32> {
+    // SAFETY: zeroed ifreq is valid; the name fits (checked), NUL-terminated.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    let name = iface.as_bytes();
+    if name.len() >= req.ifr_name.len() {
+        return None;
+    }
+    for (d, &c) in req.ifr_name.iter_mut().zip(name) {
+        *d = c as libc::c_char;
+    }
+    // SAFETY: plain socket call.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a fresh fd we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: SIOCGIFMTU reads ifr_name and writes ifr_mtu.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFMTU, &mut req) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: on success the union holds the MTU.
+    Some(unsafe { req.ifr_ifru.ifru_mtu } as u32)
+}
+
+/// Whether the interface with this index is still there (this namespace).
+pub fn ifindex_exists(ifindex: u32) -> bool {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: a buffer of IF_NAMESIZE bytes, as if_indextoname needs.
+    !unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) }.is_null()
 }
 
 fn link_create(prog: &ProgramMut, ifindex: u32, mode: Mode) -> Result<OwnedFd, i32> {

@@ -25,6 +25,8 @@ use crate::record::{FlowRecord, IpProto};
 pub const SLOT_FREE: u64 = 0;
 pub const SLOT_ACTIVE: u64 = 2;
 pub const SLOT_RETIRED: u64 = 3;
+/// flow_key.flags: a flow of later fragments (bpf/xdp.h).
+pub const FLOW_FRAGMENT: u16 = 1;
 
 /// How long a retired slot is kept before it is freed. The program holds a
 /// slot for nanoseconds; this is a wide margin.
@@ -254,6 +256,8 @@ pub fn flow_record(d: &Delta, timestamp: Timestamp, iface: &Arc<str>) -> FlowRec
         chunk.copy_from_slice(&w.to_ne_bytes());
     }
     let (proto, ver) = (b[36], b[37]);
+    // flow_key.flags (native-endian u16), FLOW_FRAGMENT in bpf/xdp.h.
+    let fragment = u16::from_ne_bytes([b[38], b[39]]) & FLOW_FRAGMENT != 0;
     let ipv6 = ver == 6;
     let (src, dst) = if ipv6 {
         let v6 = |a: &[u8]| IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(a).expect("16")));
@@ -264,6 +268,7 @@ pub fn flow_record(d: &Delta, timestamp: Timestamp, iface: &Arc<str>) -> FlowRec
     };
     let (mut ports, mut icmp) = (None, None);
     match (proto, ipv6) {
+        _ if fragment => {}
         (6 | 17, _) => {
             ports = Some((
                 u16::from_be_bytes([b[32], b[33]]),
@@ -286,6 +291,7 @@ pub fn flow_record(d: &Delta, timestamp: Timestamp, iface: &Arc<str>) -> FlowRec
         dst_port: ports.map(|p| p.1),
         icmp_type: icmp.map(|i| i.0),
         icmp_code: icmp.map(|i| i.1),
+        fragment,
         packets: d.packets,
         bytes: d.bytes,
     }
@@ -299,6 +305,22 @@ pub mod tests {
 
     /// A key as the program builds it (see struct flow_key in bpf/xdp.h).
     pub fn key(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16) -> [u64; 5] {
+        key_with_flags(src, dst, proto, sport, dport, 0)
+    }
+
+    /// The key of a flow of later fragments: no ports, FLOW_FRAGMENT set.
+    pub fn fragment_key(src: IpAddr, dst: IpAddr, proto: u8) -> [u64; 5] {
+        key_with_flags(src, dst, proto, 0, 0, FLOW_FRAGMENT)
+    }
+
+    fn key_with_flags(
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        sport: u16,
+        dport: u16,
+        flags: u16,
+    ) -> [u64; 5] {
         let mut b = [0u8; 40];
         match (src, dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -322,6 +344,7 @@ pub mod tests {
         }
         b[36] = proto;
         b[37] = if ipv6 { 6 } else { 4 };
+        b[38..40].copy_from_slice(&flags.to_ne_bytes());
         let mut w = [0u64; 5];
         for (w, c) in w.iter_mut().zip(b.chunks_exact(8)) {
             *w = u64::from_ne_bytes(c.try_into().unwrap());
@@ -535,5 +558,13 @@ pub mod tests {
         assert_eq!(&r["proto"], &json!("47"));
         assert!(r.get("src_port").is_none() && r.get("icmp_type").is_none());
         assert_eq!((&r["packets"], &r["bytes"]), (&json!(3), &json!(300)));
+        assert!(r.get("fragment").is_none());
+        // Later fragments: no ports even for UDP, no type for ICMP; marked.
+        let r = rec(fragment_key(v4("10.0.0.2"), v4("10.0.0.1"), 17));
+        assert_eq!((&r["proto"], &r["fragment"]), (&json!("udp"), &json!(true)));
+        assert!(r.get("src_port").is_none() && r.get("dst_port").is_none());
+        let r = rec(fragment_key(v4("fd00::2"), v4("fd00::1"), 58));
+        assert_eq!(&r["fragment"], &json!(true));
+        assert!(r.get("icmp_type").is_none());
     }
 }

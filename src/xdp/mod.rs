@@ -58,6 +58,12 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
         args.iface,
         link.mode.name()
     );
+    if let Some(why) = &link.native_refused {
+        eprintln!("ebpf-jsonl: xdp: native mode refused: {why}; using generic mode");
+    }
+    if link.mode == attach::Mode::Generic {
+        eprintln!("{GENERIC_NOTE}");
+    }
 
     // Room for a whole interval of the table, so a snapshot is queued at once
     // and printed whole.
@@ -77,6 +83,10 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
         if pipeline::shutting_down() || deadline.is_some_and(|d| Instant::now() >= d) {
             break Ok(());
         }
+        // Gone: this interval is the final one, printed below.
+        if let Err(e) = still_attached(&link, &iface, ifindex) {
+            break Err(e);
+        }
         if let Err(e) = table.interval(&iface, &mut out, false) {
             break Err(e);
         }
@@ -95,6 +105,33 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
     let pending = out.finish();
     let written = output::finish(writer, pending);
     res.and(last).and(written)
+}
+
+/// Said on stderr whenever generic mode is in effect (chosen, or auto's fallback).
+pub const GENERIC_NOTE: &str = "ebpf-jsonl: xdp: note: generic mode sees packets as the \
+    stack has them, after GRO (and unsegmented from a veth peer): a TCP stream counts as \
+    fewer, larger packets (up to 64 KiB) than crossed the wire, without the merged segments' \
+    headers in bytes; --mode native counts wire frames where the driver supports it";
+
+/// An error once the program is no longer attached: the kernel detaches an
+/// XDP link (leaving it defunct) when its interface is removed, and the
+/// table would then print the same totals forever. (Down/up, a rename or a
+/// move to another namespace keep the program attached, and counting.)
+fn still_attached(link: &attach::XdpLink, iface: &str, ifindex: u32) -> Result<(), Error> {
+    if link.attached_ifindex()?.is_some() {
+        return Ok(());
+    }
+    Err(Error::Failure(if attach::ifindex_exists(ifindex) {
+        format!(
+            "the XDP program on {iface} was detached by someone else (e.g. `bpftool link \
+             detach`); the last xdp_stats above are final; run again to count again"
+        )
+    } else {
+        format!(
+            "interface {iface} went away (deleted) and its XDP program with it; the last \
+             xdp_stats above are final; run again once {iface} is back"
+        )
+    }))
 }
 
 /// Bytes of records one interval can produce: every flow moved, plus totals.

@@ -9,13 +9,18 @@ use std::time::{Duration, Instant};
 use libbpf_rs::ProgramInput;
 
 use super::attach::{self, Config};
-use super::drain::tests::key;
+use super::drain::tests::{fragment_key, key};
 use super::drain::Delta;
 use super::*;
 use crate::cli::{parse_cidr, Cidr};
+use crate::clock::Timestamp;
+use crate::record::Record;
+use serde_json::json;
 
 /// A frame under construction: Ethernet, optional VLAN tags, then layers.
-struct Frame(Vec<u8>);
+/// Once there is an IP header (at .1: offset and version), its length field
+/// is kept covering everything appended after it, as a sender's would.
+struct Frame(Vec<u8>, Option<(usize, u8)>);
 
 const UDP: u8 = 17;
 const TCP: u8 = 6;
@@ -24,7 +29,7 @@ impl Frame {
     fn eth(ethertype: u16) -> Frame {
         let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
         f.extend_from_slice(&ethertype.to_be_bytes());
-        Frame(f)
+        Frame(f, None)
     }
 
     /// Ethernet with VLAN tags (TPID each), then `inner` ethertype.
@@ -42,43 +47,67 @@ impl Frame {
     /// IPv4 header with `opts` option bytes (a multiple of 4).
     fn ip4(mut self, proto: u8, src: [u8; 4], dst: [u8; 4], opts: &[u8], frag_off: u16) -> Self {
         let ihl = 5 + opts.len() / 4;
+        self.1 = Some((self.0.len(), 4));
         self.0.push(0x40 | ihl as u8);
         self.0.push(0);
-        self.0
-            .extend_from_slice(&((ihl * 4 + 8) as u16).to_be_bytes());
+        self.0.extend_from_slice(&[0, 0]); // tot_len, see fix_len
         self.0.extend_from_slice(&[0, 1]);
         self.0.extend_from_slice(&frag_off.to_be_bytes());
         self.0.extend_from_slice(&[64, proto, 0, 0]);
         self.0.extend_from_slice(&src);
         self.0.extend_from_slice(&dst);
-        self.0.extend_from_slice(opts);
-        self
+        self.bytes(opts)
     }
 
     fn ip6(mut self, next: u8, src: &str, dst: &str) -> Self {
-        self.0.extend_from_slice(&[0x60, 0, 0, 0, 0, 8, next, 64]);
+        self.1 = Some((self.0.len(), 6));
+        self.0.extend_from_slice(&[0x60, 0, 0, 0, 0, 0, next, 64]);
         for a in [src, dst] {
             let a: std::net::Ipv6Addr = a.parse().unwrap();
             self.0.extend_from_slice(&a.octets());
         }
-        self
+        self.bytes(&[])
     }
 
     /// An IPv6 extension header: hop-by-hop/routing/dest-opts style (8 bytes).
-    fn ext8(mut self, next: u8) -> Self {
-        self.0.extend_from_slice(&[next, 0, 0, 0, 0, 0, 0, 0]);
-        self
+    fn ext8(self, next: u8) -> Self {
+        self.bytes(&[next, 0, 0, 0, 0, 0, 0, 0])
     }
 
     fn bytes(mut self, b: &[u8]) -> Self {
         self.0.extend_from_slice(b);
+        self.fix_len();
         self
     }
 
+    /// The IP header's tot_len / payload_len: everything after it.
+    fn fix_len(&mut self) {
+        if let Some((at, ver)) = self.1 {
+            let (field, len) = match ver {
+                4 => (at + 2, self.0.len() - at),
+                _ => (at + 4, self.0.len() - at - 40),
+            };
+            self.0[field..field + 2].copy_from_slice(&(len as u16).to_be_bytes());
+        }
+    }
+
+    /// A UDP header (8 bytes).
     fn ports(self, sport: u16, dport: u16) -> Self {
         let mut b = sport.to_be_bytes().to_vec();
         b.extend_from_slice(&dport.to_be_bytes());
         self.bytes(&b).bytes(&[0, 8, 0, 0])
+    }
+
+    /// A TCP header (20 bytes, ACK).
+    fn tcp(self, sport: u16, dport: u16) -> Self {
+        self.ports(sport, dport)
+            .bytes(&[0, 0, 0, 0, 0x50, 0x10, 0x04, 0, 0, 0, 0, 0])
+    }
+
+    /// Ethernet padding or other bytes past the IP packet's length field.
+    fn trailer(mut self, b: &[u8]) -> Self {
+        self.0.extend_from_slice(b);
+        self
     }
 }
 
@@ -159,7 +188,7 @@ fn udp_over_ipv4_with_and_without_options() {
 fn vlan_and_qinq_tags_are_skipped() {
     let dot1q = Frame::vlan(&[0x8100], 0x0800)
         .ip4(TCP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0)
-        .ports(5, 80);
+        .tcp(5, 80);
     assert_eq!(
         one_flow(&dot1q).key,
         key(ip("10.0.0.2"), ip("10.0.0.1"), TCP, 5, 80)
@@ -190,37 +219,154 @@ fn ipv6_extension_headers_are_walked() {
         .ext8(44)
         .bytes(&[51, 0, 0x00, 0x01, 0, 0, 0, 7]) // fragment, offset 0, M=1
         .bytes(&[6, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]) // AH: (1+2)*4 = 12 bytes
-        .ports(443, 50000);
+        .tcp(443, 50000);
     assert_eq!(
         one_flow(&f).key,
         key(ip("2001:db8::2"), ip("2001:db8::1"), TCP, 443, 50000)
     );
-    // Nine extension headers: more than we walk.
-    let mut deep = Frame::eth(0x86dd).ip6(60, "2001:db8::2", "2001:db8::1");
-    for _ in 0..9 {
-        deep = deep.ext8(60);
-    }
-    let deep = deep.ports(1, 2);
-    let (_, _, c) = run(&[&deep], 16, &[]);
-    assert_eq!(c[CAT_MALFORMED].0, 1);
+    // IPV6_MAX_EXT (8) extension headers is the bound: still parsed; nine
+    // is more than we walk.
+    let chain = |n: usize| {
+        let mut f = Frame::eth(0x86dd).ip6(60, "2001:db8::2", "2001:db8::1");
+        for i in 0..n {
+            f = f.ext8(if i + 1 == n { UDP } else { 60 });
+        }
+        f.ports(1, 2)
+    };
+    let eight = chain(8);
+    assert_eq!(
+        one_flow(&eight).key,
+        key(ip("2001:db8::2"), ip("2001:db8::1"), UDP, 1, 2)
+    );
+    let nine = chain(9);
+    let (d, _, c) = run(&[&nine], 16, &[]);
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(c[CAT_MALFORMED], (1, nine.0.len() as u64));
 }
 
+/// Later fragments (offset > 0) have no transport header: they make a flow
+/// of their own, marked, that neither takes bytes of the payload for ports
+/// nor passes for port 0; the first fragment has its ports.
 #[test]
-fn later_fragments_count_without_ports() {
-    let v4 = Frame::eth(0x0800)
+fn later_fragments_are_flows_of_their_own_without_ports() {
+    let payload = [0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0];
+    // IPv4: MF set, offset 0, then offset 185 (× 8 bytes), MF clear.
+    let first4 = Frame::eth(0x0800)
+        .ip4(UDP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0x2000)
+        .ports(40001, 9000)
+        .bytes(&payload);
+    let later4 = Frame::eth(0x0800)
         .ip4(UDP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 185)
-        .bytes(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]);
-    assert_eq!(
-        one_flow(&v4).key,
-        key(ip("10.0.0.2"), ip("10.0.0.1"), UDP, 0, 0)
-    );
-    let v6 = Frame::eth(0x86dd)
+        .bytes(&payload);
+    // IPv6: fragment header with offset 0 and M=1, then offset 185, M=0.
+    let first6 = Frame::eth(0x86dd)
         .ip6(44, "fd00::2", "fd00::1")
-        .bytes(&[17, 0, 0x05, 0xc8, 0, 0, 0, 7])
-        .bytes(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0]);
+        .bytes(&[UDP, 0, 0x00, 0x01, 0, 0, 0, 7])
+        .ports(40002, 9001)
+        .bytes(&payload);
+    let later6 = Frame::eth(0x86dd)
+        .ip6(44, "fd00::2", "fd00::1")
+        .bytes(&[UDP, 0, 0x05, 0xc8, 0, 0, 0, 7])
+        .bytes(&payload);
+    // A real port-0 datagram is not a fragment: a flow apart.
+    let port0 = Frame::eth(0x0800)
+        .ip4(UDP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0)
+        .ports(0, 0);
+    let (v4, v6) = (
+        (ip("10.0.0.2"), ip("10.0.0.1")),
+        (ip("fd00::2"), ip("fd00::1")),
+    );
+    let frames = [&first4, &later4, &later4, &first6, &later6, &port0];
+    let (mut d, flows, c) = run(&frames, 16, &[]);
+    assert_eq!(flows, 5, "{d:?} {c:?}");
+    d.sort_by_key(|d| d.key);
+    let mut want = [
+        (key(v4.0, v4.1, UDP, 40001, 9000), 1, first4.0.len()),
+        (fragment_key(v4.0, v4.1, UDP), 2, 2 * later4.0.len()),
+        (key(v6.0, v6.1, UDP, 40002, 9001), 1, first6.0.len()),
+        (fragment_key(v6.0, v6.1, UDP), 1, later6.0.len()),
+        (key(v4.0, v4.1, UDP, 0, 0), 1, port0.0.len()),
+    ]
+    .map(|(key, packets, bytes)| Delta {
+        key,
+        packets,
+        bytes: bytes as u64,
+    });
+    want.sort_by_key(|d| d.key);
+    assert_eq!(d, want);
+    // And as records: marked, no ports.
+    let iface: Arc<str> = "eth0".into();
+    let later = d.iter().find(|x| x.key == fragment_key(v4.0, v4.1, UDP));
+    let r = serde_json::to_value(Record::Flow(drain::flow_record(
+        later.unwrap(),
+        Timestamp(0),
+        &iface,
+    )))
+    .unwrap();
+    assert_eq!((&r["fragment"], &r["proto"]), (&json!(true), &json!("udp")));
+    assert!(
+        r.get("src_port").is_none() && r.get("dst_port").is_none(),
+        "{r}"
+    );
+}
+
+/// The transport header must be inside the IP packet by its length field,
+/// not read from Ethernet padding after it (a short frame is padded to 60
+/// bytes on the wire).
+#[test]
+fn a_transport_header_past_the_ip_length_is_malformed() {
+    let head = |proto| Frame::eth(0x0800).ip4(proto, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0);
+    let pad = [0x9c, 0x41, 0x23, 0x28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    // tot_len 20 + 4: the "ports" would come from the padding.
+    let udp_short = head(UDP).bytes(&[0x9c, 0x41, 0x23, 0x28]).trailer(&pad);
+    let udp_none = head(UDP).trailer(&pad);
+    // TCP: 8 of its 20 header bytes inside.
+    let tcp_short = head(TCP).ports(1, 2).trailer(&pad);
+    let icmp_short = head(1).bytes(&[8, 0]).trailer(&pad);
+    let mut udp6_short = Frame::eth(0x86dd)
+        .ip6(UDP, "fd00::2", "fd00::1")
+        .ports(1, 2);
+    udp6_short.0[14 + 5] = 4; // payload_len 4
+    let mut ext6_short = Frame::eth(0x86dd)
+        .ip6(60, "fd00::2", "fd00::1")
+        .ext8(UDP)
+        .ports(1, 2);
+    ext6_short.0[14 + 5] = 4; // shorter than the extension header
+                              // Length fields of 0 (jumbograms, BIG TCP super-packets): no length to
+                              // check against, so malformed too (see README).
+    let mut tcp4_zero = head(TCP).tcp(5, 6);
+    tcp4_zero.0[16..18].copy_from_slice(&[0, 0]);
+    let mut tcp6_zero = Frame::eth(0x86dd).ip6(TCP, "fd00::2", "fd00::1").tcp(5, 6);
+    tcp6_zero.0[14 + 4..14 + 6].copy_from_slice(&[0, 0]);
+    let frames = [
+        &udp_short,
+        &udp_none,
+        &tcp_short,
+        &icmp_short,
+        &udp6_short,
+        &ext6_short,
+        &tcp4_zero,
+        &tcp6_zero,
+    ];
+    let (d, _, c) = run(&frames, 16, &[]);
+    assert!(d.is_empty(), "{d:?}");
+    let bytes: u64 = frames.iter().map(|f| f.0.len() as u64).sum();
+    assert_eq!(c[CAT_MALFORMED], (frames.len() as u64, bytes));
+    // Exactly covered, and followed by padding: a flow, padding in its bytes.
+    let udp_exact = head(UDP).ports(1, 2).trailer(&pad);
+    let tcp_exact = head(TCP).tcp(3, 4).trailer(&pad);
+    let icmp_exact = head(1).bytes(&[3, 1, 0, 0]).trailer(&pad);
     assert_eq!(
-        one_flow(&v6).key,
-        key(ip("fd00::2"), ip("fd00::1"), UDP, 0, 0)
+        one_flow(&udp_exact).key,
+        key(ip("10.0.0.2"), ip("10.0.0.1"), UDP, 1, 2)
+    );
+    assert_eq!(
+        one_flow(&tcp_exact).key,
+        key(ip("10.0.0.2"), ip("10.0.0.1"), TCP, 3, 4)
+    );
+    assert_eq!(
+        one_flow(&icmp_exact).key,
+        key(ip("10.0.0.2"), ip("10.0.0.1"), 1, 3, 1)
     );
 }
 
@@ -337,7 +483,7 @@ fn many_flows_fill_the_table_exactly() {
         .map(|i| {
             Frame::eth(0x0800)
                 .ip4(TCP, [10, 1, (i >> 8) as u8, i as u8], [10, 0, 0, 1], &[], 0)
-                .ports(i, 80)
+                .tcp(i, 80)
         })
         .collect();
     let refs: Vec<&Frame> = frames.iter().collect();
@@ -362,9 +508,7 @@ fn totals_are_cumulative_and_deltas_are_per_interval() {
     let udp = Frame::eth(0x0800)
         .ip4(UDP, [10, 0, 0, 2], [10, 0, 0, 1], &[], 0)
         .ports(1, 2);
-    let tcp6 = Frame::eth(0x86dd)
-        .ip6(TCP, "fd00::2", "fd00::1")
-        .ports(3, 4);
+    let tcp6 = Frame::eth(0x86dd).ip6(TCP, "fd00::2", "fd00::1").tcp(3, 4);
     let arp = Frame::eth(0x0806).bytes(&[0; 28]);
     let (lu, l6, la) = (udp.0.len() as u64, tcp6.0.len() as u64, arp.0.len() as u64);
     let prog = &skel.progs.xdp_flows;

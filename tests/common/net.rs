@@ -173,6 +173,45 @@ impl Pair {
         self.link_details().contains("prog/xdp")
     }
 
+    /// The id of the XDP program attached to the tool's interface.
+    pub fn xdp_prog_id(&self) -> u32 {
+        let d = self.link_details();
+        d.split("prog/xdp id ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("no XDP program attached: {d}"))
+    }
+
+    /// Detaches the bpf_link that holds the tool's program, as `bpftool
+    /// link detach` would: someone else taking it away.
+    pub fn detach_xdp_link(&self) {
+        use libbpf_rs::libbpf_sys as sys;
+        let prog = self.xdp_prog_id();
+        let mut id = 0u32;
+        // SAFETY: plain BPF syscalls on ids and fds we own.
+        unsafe {
+            while sys::bpf_link_get_next_id(id, &mut id) == 0 {
+                let fd = sys::bpf_link_get_fd_by_id(id);
+                if fd < 0 {
+                    continue;
+                }
+                let fd = OwnedFd::from_raw_fd(fd);
+                let mut info: sys::bpf_link_info = std::mem::zeroed();
+                let mut len = size_of::<sys::bpf_link_info>() as u32;
+                if sys::bpf_link_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len) == 0
+                    && info.type_ == sys::BPF_LINK_TYPE_XDP
+                    && info.prog_id == prog
+                {
+                    let rc = sys::bpf_link_detach(fd.as_raw_fd());
+                    assert_eq!(rc, 0, "BPF_LINK_DETACH: {rc}");
+                    return;
+                }
+            }
+        }
+        panic!("no bpf_link holds XDP program {prog}");
+    }
+
     pub fn in_a<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
         in_ns(&self.ns_a, f)
     }
