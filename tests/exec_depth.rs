@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{args_of, has_arg, marker, run, Tracer};
+use common::{args_of, default_signals, has_arg, marker, run, Tracer};
 use serde_json::Value;
 
 fn exit_of(t: &mut Tracer, pid: u32) -> Value {
@@ -63,12 +63,13 @@ fn core_dump_is_reported() {
     let mut t = Tracer::start(&["exec", "--exits"]);
     let m = marker("core");
     // A live process dumping core on SIGQUIT, in a directory of our own.
-    let mut child = Command::new("/bin/sh")
-        .current_dir(&dir)
+    let mut cmd = Command::new("/bin/sh");
+    cmd.current_dir(&dir)
         .args(["-c", "ulimit -c unlimited; exec /bin/sleep 30"])
-        .arg(&m)
-        .spawn()
-        .unwrap();
+        .arg(&m);
+    // SIGQUIT must kill it even if the test runner ignores SIGQUIT.
+    default_signals(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
     std::thread::sleep(Duration::from_millis(200));
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGQUIT) };

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{has_arg, marker, peak_rss_kib, run, run_tool, Tracer, BIN};
+use common::{has_arg, marker, peak_rss_kib, run, run_tool, tool_command, Tracer};
 use serde_json::Value;
 
 /// Held by the tests that flood the host with execs, and by the one a flood
@@ -71,7 +71,7 @@ fn duration_ends_the_run() {
 
 #[test]
 fn closed_stdout_ends_promptly_and_quietly() {
-    let mut child = Command::new(BIN)
+    let mut child = tool_command(None)
         .arg("exec")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -420,7 +420,7 @@ fn sigterm_with_a_stalled_consumer_ends_in_bounded_time_and_counts_the_rest() {
     let (mut fifo, w) = Fifo::new();
     let mut t = Wired::start(
         {
-            let mut c = Command::new(BIN);
+            let mut c = tool_command(None);
             c.args(["exec", "--max-argv-bytes", "8K"]);
             c
         },
@@ -503,8 +503,8 @@ fn xdp_full_output_filesystem_ends_the_run_and_detaches() {
     let path = fs.0.join("flows.jsonl");
     let p = path.to_str().unwrap().to_string();
     let pair = net::Pair::new(false);
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &pair.ns_a, BIN, "xdp", &pair.if_a])
+    let mut cmd = tool_command(Some(&pair.ns_a));
+    cmd.args(["xdp", &pair.if_a])
         .args(["--interval", "100ms", "--output", &p]);
     let mut t = Wired::start(cmd, Stdio::null());
     let (stop, sender) = flow_flood(&pair);
@@ -531,9 +531,8 @@ fn xdp_full_output_filesystem_ends_the_run_and_detaches() {
 fn xdp_sigterm_with_a_stalled_consumer_ends_in_bounded_time() {
     let pair = net::Pair::new(false);
     let (_fifo, w) = Fifo::new();
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &pair.ns_a, BIN, "xdp", &pair.if_a])
-        .args(["--interval", "100ms"]);
+    let mut cmd = tool_command(Some(&pair.ns_a));
+    cmd.args(["xdp", &pair.if_a]).args(["--interval", "100ms"]);
     let mut t = Wired::start(cmd, w.into());
     // Thousands of flows moving every interval: the pipe and then the queue fill.
     let (stop, sender) = flow_flood(&pair);
@@ -560,7 +559,7 @@ fn consumer_reset_is_a_quiet_normal_end() {
     let (theirs, _) = l.accept().unwrap();
     let mut t = Wired::start(
         {
-            let mut c = Command::new(BIN);
+            let mut c = tool_command(None);
             c.arg("exec");
             c
         },
@@ -598,7 +597,7 @@ fn write_error_on_stdout_ends_the_run_with_one_line() {
         .unwrap();
     let mut t = Wired::start(
         {
-            let mut c = Command::new(BIN);
+            let mut c = tool_command(None);
             c.arg("exec");
             c
         },
@@ -648,7 +647,7 @@ fn full_output_filesystem_ends_the_run_with_whole_lines() {
     let p = path.to_str().unwrap().to_string();
     let mut t = Wired::start(
         {
-            let mut c = Command::new(BIN);
+            let mut c = tool_command(None);
             c.args(["exec", "--max-argv-bytes", "8K", "--output", &p]);
             c
         },
@@ -749,7 +748,7 @@ fn sighup_without_output_drains_like_sigterm_and_sigusr1_is_harmless() {
 #[test]
 fn sighup_ignored_by_nohup_stays_ignored() {
     use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new(BIN);
+    let mut cmd = tool_command(None);
     cmd.arg("exec");
     // SAFETY: only signal(2) between fork and exec, as nohup does.
     unsafe {

@@ -328,14 +328,44 @@ pub fn run(cmd: &mut Command) -> u32 {
 }
 
 /// `ebpf-jsonl`, or `ip netns exec NS ebpf-jsonl` inside a network namespace.
-fn tool_command(ns: Option<&str>) -> Command {
-    match ns {
+/// `ebpf-jsonl` (inside network namespace `ns` if given) as a command to
+/// add arguments to, with default signal dispositions.
+pub fn tool_command(ns: Option<&str>) -> Command {
+    let mut c = match ns {
         Some(ns) => {
             let mut c = Command::new("ip");
             c.args(["netns", "exec", ns, BIN]);
             c
         }
         None => Command::new(BIN),
+    };
+    default_signals(&mut c);
+    c
+}
+
+/// Gives `cmd` the default disposition of every signal the tests send, and
+/// an empty signal mask, whatever the test runner inherited: a runner
+/// started in the background of a non-interactive shell ignores SIGINT and
+/// SIGQUIT, under nohup SIGHUP, and children inherit that.
+pub fn default_signals(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [
+                libc::SIGHUP,
+                libc::SIGINT,
+                libc::SIGQUIT,
+                libc::SIGTERM,
+                libc::SIGUSR1,
+            ] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            Ok(())
+        });
     }
 }
 
