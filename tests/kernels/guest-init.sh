@@ -34,10 +34,14 @@ echo "KERNEL $(uname -r)" >&9
 echo "=== kernel $(uname -r)"
 
 T=/tmp
-WAIT=${WAIT:-120} # seconds; TCG is slow, and BPF loading slower (each wait is bounded by it)
+# Seconds each wait is bounded by. Under TCG a program the verifier refuses at its 1M-instruction
+# limit takes minutes per attempt (tp_btf, then raw_tp; libbpf loads again for the log), so
+# attaching gets ATTACH_WAIT: the tool must be let to fail with its own message.
+WAIT=120
+ATTACH_WAIT=540
 # wait_for FILE PATTERN PID: until grep -q PATTERN FILE (0), PID died without it or WAIT passed (1).
 wait_for() {
-    local file=$1 pat=$2 pid=$3 end=$((SECONDS + WAIT))
+    local file=$1 pat=$2 pid=$3 end=$((SECONDS + ATTACH_WAIT))
     while [ $SECONDS -lt $end ]; do
         grep -q -- "$pat" "$file" 2>/dev/null && return 0
         kill -0 "$pid" 2>/dev/null || break
