@@ -112,11 +112,16 @@ host_tools() {
     command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
     [ ${#missing[@]} -eq 0 ] && return 0
     . /etc/os-release
-    local base=${VERSION_CODENAME:-bookworm}
-    apt_for "host-$base" "$base" "$base-updates" "$base-backports"
+    [ "${ID:-}" = debian ] && [ -n "${VERSION_CODENAME:-}" ] \
+        || die "missing ${missing[*]} on the host: install them (qemu-system-x86 7.2 or newer, cpio) and rerun"
+    local base=$VERSION_CODENAME suites target=()
+    suites=("$base" "$base-updates")
+    # bookworm's own qemu-system-x86 (7.2) may conflict with a newer qemu-utils: take backports'
+    if [ "$base" = bookworm ]; then suites+=(bookworm-backports); target=(-t bookworm-backports); fi
+    apt_for "host-$base" "${suites[@]}"
     say "installing ${missing[*]} on the host"
     DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" install -y -qq --no-install-recommends \
-        -t "$base-backports" "${missing[@]}" >/dev/null \
+        "${target[@]}" "${missing[@]}" >/dev/null \
         || die "installing ${missing[*]} failed"
 }
 
