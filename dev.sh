@@ -5,6 +5,10 @@
 #   ./dev.sh bench [ARGS]       install what is missing, then the side-by-side benchmarks
 #                               (ARGS go to the exec storm: --seconds N --rounds N)
 #   ./dev.sh deps               only install what is missing
+#   ./dev.sh kernels [--binary PATH] [SUITE...]
+#                               boot Debian's kernels in qemu (bullseye 5.10, bookworm 6.1,
+#                               trixie 6.12, sid) and run a smoke subset of ebpf-jsonl in each
+#                               (not in CI: minutes per kernel under TCG; README "Kernels")
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"
@@ -75,8 +79,15 @@ bench)
     ./target/release/ebpf-jsonl xdp-bench
     ./target/release/ebpf-jsonl writer-bench
     ;;
+kernels)
+    case " $* " in
+    *" --binary"*) ;;
+    *) install "${BUILD_PKGS[@]}"; need_cargo ;;
+    esac
+    exec tests/kernels/matrix.sh "$@"
+    ;;
 *)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

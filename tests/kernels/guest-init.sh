@@ -1,0 +1,190 @@
+#!/bin/bash
+# /init of the smoke VM that tests/kernels/matrix.sh boots: runs ebpf-jsonl's smoke checks on
+# whatever kernel booted, writes `CHECK NAME PASS|FAIL DETAIL` lines and a final `DONE` to the
+# second serial port (the host's results file), narrates on the console, then powers off.
+export PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/busybox
+/bin/busybox mkdir -p /proc /sys /dev /tmp /run /usr/local/busybox
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /usr/local/busybox
+[ -e /bin/true ] || /bin/busybox ln -s busybox /bin/true # the exec marker (no coreutils here)
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+for m in /modules/*.ko; do [ -e "$m" ] && insmod "$m"; done
+ip link set lo up
+
+exec 9>/dev/ttyS1
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+# report NAME PASS|FAIL DETAIL, with the seconds since the previous report (TCG: verifier runs
+# of ~1M instructions take minutes).
+last=$SECONDS
+report() {
+    local name=$1 verdict=$2 detail; shift 2
+    detail=$(echo "$*" | tr '\n\t' '  ' | cut -c1-600)
+    echo "CHECK $name $verdict [$((SECONDS - last)) s] $detail" >&9
+    echo "=== CHECK $name $verdict [$((SECONDS - last)) s] $detail"
+    last=$SECONDS
+}
+finish() { echo DONE >&9; sync; reboot -f; sleep 5; echo b >/proc/sysrq-trigger; }
+trap finish EXIT
+echo "KERNEL $(uname -r)" >&9
+echo "=== kernel $(uname -r)"
+
+T=/tmp
+# Seconds each wait is bounded by. Under TCG a program the verifier refuses at its 1M-instruction
+# limit takes minutes per attempt (tp_btf, then raw_tp; libbpf loads again for the log), so
+# attaching gets ATTACH_WAIT: the tool must be let to fail with its own message.
+WAIT=120
+ATTACH_WAIT=540
+# wait_for FILE PATTERN PID: until grep -q PATTERN FILE (0), PID died without it or WAIT passed (1).
+wait_for() {
+    local file=$1 pat=$2 pid=$3 end=$((SECONDS + ATTACH_WAIT))
+    while [ $SECONDS -lt $end ]; do
+        grep -q -- "$pat" "$file" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    grep -q -- "$pat" "$file" 2>/dev/null
+}
+# wait_jq FILE FILTER: until `jq -e -s FILTER` holds over the records in FILE, or WAIT passed.
+wait_jq() {
+    local file=$1 filter=$2 end=$((SECONDS + WAIT))
+    while [ $SECONDS -lt $end ]; do
+        jq -e -s "$filter" "$file" >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    return 1
+}
+stop() { kill -TERM "$1" 2>/dev/null; wait "$1"; }
+# the tool's own error, plus (from -v's libbpf log) which program the verifier refused and its
+# last words
+first_err() {
+    grep '^ebpf-jsonl: error' "$1" | head -n 1 | cut -c1-300
+    grep -E "^libbpf: prog '[^']*': BPF program load failed" "$1" | head -n 1
+    grep -E -B1 '^processed [0-9]+ insns' "$1" | head -n 2 | tr '\n' ' '
+    grep -E -B2 -- '^-- END PROG LOAD LOG --' "$1" | head -n 1
+}
+dump() { local f; for f in "$@"; do echo "--- $f"; grep -v "^libbpf: " "$f" | head -c 20000; tail -n 40 "$f" | grep "^libbpf: "; done; }
+all_json() { jq -e -s 'length >= 0' "$1" >/dev/null 2>&1; }
+
+# 1. check: exit 0 and exec runnable.
+ebpf-jsonl check >$T/check.json 2>$T/check.err
+rc=$?
+dump $T/check.json $T/check.err
+detail="exit $rc; exec.hook=$(jq -r .exec.hook $T/check.json 2>/dev/null) xdp.can_run=$(jq -r .xdp.can_run $T/check.json 2>/dev/null)"
+if [ $rc = 0 ] && jq -e '.exec.can_run == true' $T/check.json >/dev/null 2>&1; then
+    report check PASS "$detail"
+else
+    report check FAIL "$detail $(first_err $T/check.err)"
+fi
+
+# 2. exec: a marker exec with exact args; 3. an exec inside a fresh nested cgroup, its path.
+M=smoke-$RANDOM
+CG=/sys/fs/cgroup/$M/inner
+mkdir -p "$CG"
+cgid=$(stat -c %i "$CG")
+ebpf-jsonl exec -v >$T/exec.out 2>$T/exec.err &
+pid=$!
+if wait_for $T/exec.err ': attached' $pid; then
+    /bin/true "$M-exec" "a b" ""
+    bash -c 'echo $$ >"$1/cgroup.procs" && exec /bin/true "$2"' sh "$CG" "$M-cg"
+    want_exec='.type == "exec" and .filename == "/bin/true" and .comm == "true" and .ret == 0 and .error == null
+               and .args == ["/bin/true", "'$M-exec'", "a b", ""] and .args_truncated == false'
+    want_cg='.type == "exec" and .args == ["/bin/true", "'$M-cg'"]'
+    wait_jq $T/exec.out "any(.[]; $want_exec) and any(.[]; $want_cg)"
+    stop $pid
+    rc=$?
+    dump $T/exec.out $T/exec.err
+    json="exit $rc"; all_json $T/exec.out || json="stdout is not all JSON"
+    if [ $rc = 0 ] && all_json $T/exec.out && [ "$(jq -s "[.[] | select($want_exec)] | length" $T/exec.out)" = 1 ]; then
+        report exec PASS "$(grep -m1 ": attached" $T/exec.err)"
+    else
+        report exec FAIL "$json; want one exec of /bin/true $M-exec 'a b' ''; got: $(jq -c -s "[.[] | select(.args[1]? == \"$M-exec\")]" $T/exec.out 2>/dev/null | cut -c1-240)"
+    fi
+    got=$(jq -c -s "[.[] | select($want_cg) | {cgroup, cgroup_id}]" $T/exec.out 2>/dev/null)
+    if [ "$got" = "[{\"cgroup\":\"/$M/inner\",\"cgroup_id\":$cgid}]" ]; then
+        report cgroup PASS "/$M/inner"
+    else
+        report cgroup FAIL "want [{cgroup: /$M/inner, cgroup_id: $cgid}], got $got"
+    fi
+else
+    stop $pid
+    rc=$?
+    dump $T/exec.out $T/exec.err
+    report exec FAIL "did not attach (exit $rc): $(first_err $T/exec.err)"
+    report cgroup FAIL "exec did not attach"
+fi
+
+# 4. exec --exits --failed: the exit record of a marker (exit code 7, paired by exec_id) and a
+# failed exec (ENOENT) of a marker path.
+ebpf-jsonl exec -v --exits --failed >$T/ef.out 2>$T/ef.err &
+pid=$!
+if wait_for $T/ef.err ': attached' $pid; then
+    /bin/bash -c 'exit 7' "$M-exit"
+    /bin/busybox env "/nonexistent/$M-failed" x 2>/dev/null
+    want_ex='.type == "exec" and .args == ["/bin/bash", "-c", "exit 7", "'$M-exit'"]'
+    want_fail='.type == "exec" and .ret == -2 and .error == "ENOENT" and .filename == "/nonexistent/'$M-failed'"
+               and .args == ["/nonexistent/'$M-failed'", "x"]'
+    want_exit='. as $all | [$all[] | select('"$want_ex"') | .exec_id] as $ids
+               | any($all[]; .type == "exit" and (.exec_id as $e | $ids | index([$e]))
+                             and .exit_code == 7 and .signal == null)'
+    wait_jq $T/ef.out "($want_exit) and any(.[]; $want_fail)"
+    stop $pid
+    rc=$?
+    dump $T/ef.out $T/ef.err
+    json="exit $rc"; all_json $T/ef.out || json="stdout is not all JSON"
+    if [ $rc = 0 ] && all_json $T/ef.out && jq -e -s "$want_exit" $T/ef.out >/dev/null; then
+        report exits PASS "$(grep -m1 ": attached" $T/ef.err)"
+    else
+        report exits FAIL "$json; want an exit (code 7) paired with the exec of bash -c 'exit 7' $M-exit; got: $(jq -c -s "[.[] | select(.comm == \"bash\")]" $T/ef.out 2>/dev/null | cut -c1-240)"
+    fi
+    if [ $rc = 0 ] && [ "$(jq -s "[.[] | select($want_fail)] | length" $T/ef.out 2>/dev/null)" = 1 ]; then
+        report failed PASS "ENOENT"
+    else
+        report failed FAIL "$json; want one failed exec (ENOENT) of /nonexistent/$M-failed; got: $(jq -c -s "[.[] | select(.ret != 0)]" $T/ef.out 2>/dev/null | cut -c1-240)"
+    fi
+else
+    stop $pid
+    rc=$?
+    dump $T/ef.out $T/ef.err
+    report exits FAIL "exec --exits --failed did not attach (exit $rc): $(first_err $T/ef.err)"
+    report failed FAIL "exec --exits --failed did not attach"
+fi
+
+# 5. xdp: a veth pair between two netns, IPv6 off and static neighbours so that nothing but the N
+# UDP datagrams sent crosses it; flows and totals must count exactly N.
+N=100
+ip netns add a && ip netns add b
+ip link add xa netns a address 02:eb:00:00:00:01 type veth peer name xb netns b address 02:eb:00:00:00:02
+for ns in a b; do
+    ip netns exec $ns sh -c 'echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6'
+done
+ip -n a addr add 10.200.0.1/24 dev xa
+ip -n b addr add 10.200.0.2/24 dev xb
+ip -n a neigh add 10.200.0.2 lladdr 02:eb:00:00:00:02 dev xa nud permanent
+ip -n b neigh add 10.200.0.1 lladdr 02:eb:00:00:00:01 dev xb nud permanent
+ip -n a link set xa up && ip -n b link set xb up
+ip netns exec a ebpf-jsonl xdp -v xa --interval 1s >$T/xdp.out 2>$T/xdp.err &
+pid=$!
+if wait_for $T/xdp.err ': attached' $pid; then
+    ip netns exec b bash -c 'for ((i = 0; i < '$N'; i++)); do echo -n x >/dev/udp/10.200.0.1/9000; done'
+    wait_jq $T/xdp.out "[.[] | select(.type == \"xdp_stats\")] | last | .packets >= $N"
+    stop $pid
+    rc=$?
+    dump $T/xdp.out $T/xdp.err
+    flows=$(jq -s '[.[] | select(.type == "flow" and .proto == "udp" and .dst_port == 9000 and .dst_ip == "10.200.0.1") | .packets] | add' $T/xdp.out 2>/dev/null)
+    total=$(jq -s '[.[] | select(.type == "xdp_stats")] | last | .packets' $T/xdp.out 2>/dev/null)
+    if [ $rc = 0 ] && all_json $T/xdp.out && [ "$flows" = $N ] && [ "$total" = $N ]; then
+        report xdp PASS "$N of $N UDP packets in flows and xdp_stats ($(grep -m1 ": attached" $T/xdp.err | sed 's/.* in //'))"
+    else
+        report xdp FAIL "exit $rc; sent $N, flows counted ${flows:-?}, xdp_stats.packets ${total:-?}"
+    fi
+else
+    stop $pid
+    rc=$?
+    dump $T/xdp.out $T/xdp.err
+    report xdp FAIL "did not attach (exit $rc): $(first_err $T/xdp.err)"
+fi
