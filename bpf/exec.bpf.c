@@ -287,7 +287,13 @@ static __always_inline __u32 append_cgroup(struct exec_event *e, __u64 at, bool 
 		return 0;
 	struct exec_cgroup *c = (void *)(e->data + at);
 	char *names = e->data + at + sizeof(*c);
-	__u32 off = 0;
+	/* The offset lives in the event (exit_status, unused by an exec until
+	 * submit), not in a register: the verifier does not track its range
+	 * there, so every path through one level meets the next level in the
+	 * same state, and the walk is checked once per level, not once per
+	 * combination of name lengths (which 5.10 and 6.1 give up on). */
+	volatile __u32 *offp = &e->h.exit_status;
+	__u32 off;
 	__u8 depth = 0, flags = 0;
 	bool top = false;
 
@@ -304,12 +310,16 @@ static __always_inline __u32 append_cgroup(struct exec_event *e, __u64 at, bool 
 	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
 	/* The same node the helper read, unless the task moved in between. */
 	e->h.cgroup_id = BPF_CORE_READ(kn, id);
+	*offp = 0;
 	for (__u32 i = 0; i < CGROUP_DEPTH_MAX; i++) {
 		struct kernfs_node *parent = kn ? kn_parent(kn) : NULL;
 		if (!parent) {
 			top = true;
 			break;
 		}
+		off = *offp;
+		if (off >= CGROUP_NAMES_MAX)
+			break;
 		__u32 room = CGROUP_NAMES_MAX - off;
 		if (room > CGROUP_NAME_ROOM)
 			room = CGROUP_NAME_ROOM;
@@ -323,10 +333,12 @@ static __always_inline __u32 append_cgroup(struct exec_event *e, __u64 at, bool 
 		/* n == room below a whole name's room: possibly cut, so not kept */
 		if (n <= 0 || ((__u32)n == room && room < CGROUP_NAME_ROOM))
 			break;
-		off += n; /* at most CGROUP_NAMES_MAX: room is 0 there, and the read fails */
+		*offp = off + n; /* at most CGROUP_NAMES_MAX */
 		depth++;
 		kn = parent;
 	}
+	off = *offp & (2 * CGROUP_NAMES_MAX - 1);
+	e->h.exit_status = 0;
 	if (!top)
 		flags |= CGROUP_F_CUT;
 	*whole = top;
