@@ -154,6 +154,34 @@ else
     report failed FAIL "exec --exits --failed did not attach"
 fi
 
+# 4b. The largest caps (--max-args 1024 --max-argv-bytes 64K) with --failed: the programs the
+# verifier finds hardest load, and a failed exec keeps the exact prefix of an argument the byte
+# cap cuts, with args_size measured past it (each element under 64 KiB, so it can be).
+big=$(printf 'y%.0s' $(seq 1 40000))
+ebpf-jsonl exec -v --failed --max-args 1024 --max-argv-bytes 64K >$T/lim.out 2>$T/lim.err &
+pid=$!
+if wait_for $T/lim.err ': attached' $pid; then
+    /bin/busybox env "/nonexistent/$M-limits" "$big" "$big" 2>/dev/null
+    want_lim='.type == "exec" and .ret == -2 and .filename == "/nonexistent/'$M-limits'"
+              and .args_truncated == true and (.args | length) == 3 and (.args[1] | length) == 40000
+              and (.args[2] | test("^y+$")) and (.args[2] | length) > 20000
+              and .args_size == '$(( ${#M} + 21 + 2 * 40001 ))
+    wait_jq $T/lim.out "any(.[]; $want_lim)"
+    stop $pid
+    rc=$?
+    dump $T/lim.out $T/lim.err
+    if [ $rc = 0 ] && all_json $T/lim.out && [ "$(jq -s "[.[] | select($want_lim)] | length" $T/lim.out 2>/dev/null)" = 1 ]; then
+        report limits PASS "64K argv cap with --failed: a cut argument keeps its prefix"
+    else
+        report limits FAIL "exit $rc; want one failed exec of /nonexistent/$M-limits whose second 40,000-byte argument the cap cuts; got: $(jq -c -s "[.[] | select(.ret != 0) | {filename, args_truncated, args_size, n: (.args | length)}]" $T/lim.out 2>/dev/null | cut -c1-240)"
+    fi
+else
+    stop $pid
+    rc=$?
+    dump $T/lim.out $T/lim.err
+    report limits FAIL "did not attach (exit $rc): $(first_err $T/lim.err)"
+fi
+
 # 5. xdp: a veth pair between two netns, IPv6 off and static neighbours so that nothing but the N
 # UDP datagrams sent crosses it; flows and totals must count exactly N.
 N=100
