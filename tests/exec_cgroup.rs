@@ -5,15 +5,13 @@
 
 mod common;
 
-use std::ffi::CString;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{marker, run, Tracer};
+use common::{marker, run_in_cgroup, Tracer};
 use serde_json::Value;
 
 const CID: &str = "c0ffee00123456789abcdef0123456789abcdef0123456789abcdef012345678";
@@ -88,24 +86,6 @@ impl Drop for TestCgroup {
             }
         }
     }
-}
-
-/// Runs `cmd` to completion after moving the child into `cgroup` (before it
-/// execs); returns its pid.
-fn run_in_cgroup(cgroup: &Path, cmd: &mut Command) -> u32 {
-    let procs = CString::new(cgroup.join("cgroup.procs").to_str().unwrap()).unwrap();
-    // SAFETY: open/write/close only, on data prepared before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
-            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::close(fd);
-            Ok(())
-        });
-    }
-    run(cmd)
 }
 
 /// The capabilities a running process holds (CapEff).

@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -10,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{args_of, default_signals, has_arg, marker, run, Tracer};
+use common::{args_of, default_signals, has_arg, marker, run, run_in_cgroup, Tracer};
 use serde_json::Value;
 
 fn exit_of(t: &mut Tracer, pid: u32) -> Value {
@@ -190,23 +189,6 @@ impl Drop for TestCgroup {
             }
         }
     }
-}
-
-/// Runs `cmd` after moving the child into `cgroup` (before it execs).
-fn run_in_cgroup(cgroup: &Path, cmd: &mut Command) -> u32 {
-    let procs = CString::new(cgroup.join("cgroup.procs").to_str().unwrap()).unwrap();
-    // SAFETY: open/write/close only, on data prepared before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
-            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::close(fd);
-            Ok(())
-        });
-    }
-    run(cmd)
 }
 
 const CID: &str = "4c0ffee0123456789abcdef0123456789abcdef0123456789abcdef012345678";

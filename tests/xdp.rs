@@ -499,21 +499,7 @@ fn restore_neighbours(pair: &Pair) {
         (&pair.ns_a, &pair.if_a, V4_B, net::MAC_B),
         (&pair.ns_b, &pair.if_b, V4_A, net::MAC_A),
     ] {
-        let m = m.map(|b| format!("{b:02x}")).join(":");
-        net::sh(&[
-            "ip",
-            "-n",
-            ns,
-            "neigh",
-            "replace",
-            &peer.to_string(),
-            "lladdr",
-            &m,
-            "dev",
-            ifc,
-            "nud",
-            "permanent",
-        ]);
+        net::static_neighbour(ns, ifc, &peer.to_string(), m);
     }
 }
 

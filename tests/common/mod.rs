@@ -328,6 +328,25 @@ pub fn run(cmd: &mut Command) -> u32 {
 }
 
 /// `ebpf-jsonl`, or `ip netns exec NS ebpf-jsonl` inside a network namespace.
+/// Runs `cmd` to completion after moving the child into `cgroup` (before it
+/// execs); returns its pid.
+pub fn run_in_cgroup(cgroup: &std::path::Path, cmd: &mut Command) -> u32 {
+    use std::os::unix::process::CommandExt;
+    let procs = std::ffi::CString::new(cgroup.join("cgroup.procs").to_str().unwrap()).unwrap();
+    // SAFETY: open/write/close only, on data prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(fd);
+            Ok(())
+        });
+    }
+    run(cmd)
+}
+
 /// `ebpf-jsonl` (inside network namespace `ns` if given) as a command to
 /// add arguments to, with default signal dispositions.
 pub fn tool_command(ns: Option<&str>) -> Command {

@@ -19,6 +19,26 @@ fn mac(m: [u8; 6]) -> String {
 }
 
 /// Runs a command, failing the test with its stderr if it fails.
+/// A permanent neighbour entry: `peer` is at `peer_mac` on `ifc` in `ns`, so
+/// nothing but the test's own frames (no ARP or ND) crosses the link.
+pub fn static_neighbour(ns: &str, ifc: &str, peer: &str, peer_mac: [u8; 6]) {
+    let m = mac(peer_mac);
+    sh(&[
+        "ip",
+        "-n",
+        ns,
+        "neigh",
+        "replace",
+        peer,
+        "lladdr",
+        &m,
+        "dev",
+        ifc,
+        "nud",
+        "permanent",
+    ]);
+}
+
 pub fn sh(cmd: &[&str]) -> String {
     let out = Command::new(cmd[0])
         .args(&cmd[1..])
@@ -117,36 +137,9 @@ impl Pair {
                 ]);
             }
             sh(&["ip", "-n", ns, "link", "set", ifc, "up"]);
-            let m = mac(peer_mac);
-            sh(&[
-                "ip",
-                "-n",
-                ns,
-                "neigh",
-                "replace",
-                &peer.to_string(),
-                "lladdr",
-                &m,
-                "dev",
-                ifc,
-                "nud",
-                "permanent",
-            ]);
+            static_neighbour(ns, ifc, &peer.to_string(), peer_mac);
             if ipv6 {
-                sh(&[
-                    "ip",
-                    "-n",
-                    ns,
-                    "neigh",
-                    "replace",
-                    &peer6.to_string(),
-                    "lladdr",
-                    &m,
-                    "dev",
-                    ifc,
-                    "nud",
-                    "permanent",
-                ]);
+                static_neighbour(ns, ifc, &peer6.to_string(), peer_mac);
             }
         }
         p
