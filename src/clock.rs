@@ -82,6 +82,12 @@ pub struct BootClock {
     offset_ns: i64,
 }
 
+impl Default for BootClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl BootClock {
     pub fn new() -> Self {
         let mut c = BootClock { offset_ns: 0 };

@@ -1,37 +1,8 @@
 //! ebpf-jsonl: eBPF programs in the kernel, newline-delimited JSON on stdout.
 
-/// `bpf_skel!(vis name, "x.skel.rs")`: the libbpf-rs skeleton build.rs
-/// generated from bpf/x.bpf.c, as a module (generated code, so lints are off).
-macro_rules! bpf_skel {
-    ($vis:vis $name:ident, $file:literal) => {
-        #[allow(
-            clippy::all,
-            non_camel_case_types,
-            non_snake_case,
-            dead_code,
-            unused_imports
-        )]
-        $vis mod $name {
-            include!(concat!(env!("OUT_DIR"), "/", $file));
-        }
-    };
-}
-
-mod bench;
-mod check;
-mod cli;
-mod clock;
-mod error;
-mod exec;
-mod kernel;
-mod output;
-mod pipeline;
-mod record;
-mod schema;
-mod xdp;
-
-use crate::cli::{Cli, Command};
-use crate::error::exit;
+use ebpf_jsonl::cli::{self, Cli, Command};
+use ebpf_jsonl::error::{self, exit};
+use ebpf_jsonl::{bench, check, exec, kernel, output, pipeline, schema, xdp};
 
 fn main() {
     std::process::exit(run());

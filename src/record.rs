@@ -119,6 +119,10 @@ impl ExecText {
     pub fn len(&self) -> usize {
         self.buf.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
 }
 
 /// The end of a whole process (thread group).

@@ -98,7 +98,7 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
 }
 
 /// What an exec event carries after its filename: the cgroup section (see
-/// [`super::cgroup::Names`]). None if the event is shorter than its header says.
+/// `cgroup::Names`). None if the event is shorter than its header says.
 pub fn trailer(data: &[u8]) -> Option<&[u8]> {
     let mut h = exec_hdr::default();
     plain::copy_from_bytes(&mut h, data).ok()?;

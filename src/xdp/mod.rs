@@ -198,7 +198,7 @@ impl<'a> Table<'a> {
     }
 
     /// The per-CPU category counters, summed: (packets, bytes) per category,
-    /// then at [`CAT_TOTAL`] every packet so far: those in the flows read so
+    /// then at `CAT_TOTAL` every packet so far: those in the flows read so
     /// far, plus the categories.
     pub fn counters(&self) -> Result<[(u64, u64); CAT_N + 1], Error> {
         let cats = read_counters(self.counters)?;
