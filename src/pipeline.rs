@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::clock::Timestamp;
-use crate::record::{LostReason, LostRecord, Record};
+use crate::record::{LostReason, LostRecord, Record, LOST_WEIGHT};
 
 /// Set by SIGINT/SIGTERM/SIGHUP, by `--duration`, or by the writer when its
 /// output closed or failed.
@@ -94,7 +94,6 @@ const BATCH_RECORDS: usize = 512;
 /// Bytes in flight at most (see [`Record::weight`]); keeps RSS bounded when
 /// records carry long argv.
 const QUEUE_BYTES: usize = 4 * 1024 * 1024;
-pub const LOST_WEIGHT: usize = 64;
 
 /// The reader's end of the channel. Records are handed over in batches (one
 /// per ring-buffer drain or map snapshot), so the writer is woken once per
