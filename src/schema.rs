@@ -38,7 +38,25 @@ fn ip(description: &str) -> Value {
            "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
 }
 
-/// One record type: all `required` fields, plus `optional` ones, nothing else.
+/// Fields that mean the same in several record types, described once.
+fn pid() -> (&'static str, Value) {
+    ("pid", uint(32, "thread-group id"))
+}
+
+fn ppid() -> (&'static str, Value) {
+    ("ppid", uint(32, "the real parent's thread-group id"))
+}
+
+fn uid() -> (&'static str, Value) {
+    ("uid", uint(32, "real user id"))
+}
+
+fn iface() -> (&'static str, Value) {
+    ("iface", string("interface name"))
+}
+
+/// One record type: `type` and `timestamp` (every record has both), all
+/// `required` fields, plus `optional` ones, nothing else.
 fn object(
     kind: &str,
     description: &str,
@@ -48,7 +66,7 @@ fn object(
     let mut props = Map::new();
     props.insert("type".into(), json!({"const": kind}));
     let mut names = vec![Value::from("type")];
-    for (k, v) in required {
+    for (k, v) in std::iter::once(("timestamp", timestamp())).chain(required) {
         names.push(Value::from(k));
         props.insert(k.into(), v);
     }
@@ -73,11 +91,10 @@ pub fn of(kind: &str) -> Option<Value> {
             "exec",
             "One execve/execveat: successful (ret 0) or, with --failed, failed (ret < 0).",
             vec![
-                ("timestamp", timestamp()),
-                ("pid", uint(32, "thread-group id")),
+                pid(),
                 ("tid", uint(32, "the thread that called exec")),
-                ("ppid", uint(32, "the real parent's thread-group id")),
-                ("uid", uint(32, "real user id")),
+                ppid(),
+                uid(),
                 ("gid", uint(32, "real group id")),
                 (
                     "comm",
@@ -139,10 +156,9 @@ pub fn of(kind: &str) -> Option<Value> {
             "exit",
             "A process (thread group) ended (exec --exits).",
             vec![
-                ("timestamp", timestamp()),
-                ("pid", uint(32, "thread-group id")),
-                ("ppid", uint(32, "the real parent's thread-group id")),
-                ("uid", uint(32, "real user id")),
+                pid(),
+                ppid(),
+                uid(),
                 ("comm", string("program name")),
                 (
                     "exit_code",
@@ -165,7 +181,6 @@ pub fn of(kind: &str) -> Option<Value> {
             "lost",
             "Events the tool could not deliver.",
             vec![
-                ("timestamp", timestamp()),
                 ("count", json!({"type": "integer", "minimum": 1})),
                 ("reason", json!({"enum": crate::record::LostReason::ALL})),
             ],
@@ -175,8 +190,7 @@ pub fn of(kind: &str) -> Option<Value> {
             "flow",
             "Packets and bytes of one flow within one interval (xdp).",
             vec![
-                ("timestamp", timestamp()),
-                ("iface", string("interface name")),
+                iface(),
                 (
                     "proto",
                     json!({"type": "string",
@@ -205,8 +219,7 @@ pub fn of(kind: &str) -> Option<Value> {
         ),
         "xdp_stats" => {
             let mut fields = vec![
-                ("timestamp", timestamp()),
-                ("iface", string("interface name")),
+                iface(),
                 ("packets", uint(64, "every packet seen since start")),
                 ("bytes", uint(64, "every byte seen since start")),
                 ("flows", uint(64, "flows tracked now")),

@@ -1,0 +1,157 @@
+//! exec's records: an exec (successful or failed) and a process's exit,
+//! with the kernel-byte types they print (a task's name, an argv).
+
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
+use serde::Serialize;
+use std::sync::Arc;
+
+use crate::clock::Timestamp;
+
+/// One execve/execveat: successful (`ret` 0), or failed (with --failed).
+#[derive(Debug, Serialize)]
+pub struct ExecRecord {
+    pub timestamp: Timestamp,
+    pub pid: u32,
+    pub tid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub comm: Comm,
+    /// `filename` and `args`, in one allocation (printed as those two fields).
+    #[serde(flatten)]
+    pub text: ExecText,
+    pub args_truncated: bool,
+    /// Bytes of the whole argv (each element's NUL included), when known.
+    pub args_size: Option<u32>,
+    pub ret: i32,
+    pub error: Option<&'static str>,
+    pub exec_id: ExecId,
+    pub cgroup_id: u64,
+    pub cgroup: Option<Arc<str>>,
+    pub container_id: Option<Arc<str>>,
+    pub mntns: u32,
+    pub pidns: u32,
+}
+
+/// An exec's filename followed by its argv (each element NUL-terminated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecText {
+    buf: Box<[u8]>,
+    filename_len: usize,
+}
+
+impl ExecText {
+    /// `argv` as the kernel lays it out: elements each ending in NUL.
+    pub fn new(filename: &[u8], argv: &[u8]) -> Self {
+        let mut buf = Vec::with_capacity(filename.len() + argv.len());
+        buf.extend_from_slice(filename);
+        buf.extend_from_slice(argv);
+        Self::from_parts(buf, filename.len())
+    }
+
+    /// `buf` holds the filename's `filename_len` bytes, then argv.
+    pub fn from_parts(buf: Vec<u8>, filename_len: usize) -> Self {
+        ExecText {
+            buf: buf.into_boxed_slice(),
+            filename_len,
+        }
+    }
+
+    pub fn filename(&self) -> &[u8] {
+        &self.buf[..self.filename_len]
+    }
+
+    pub fn args(&self) -> Argv<'_> {
+        Argv(&self.buf[self.filename_len..])
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+}
+
+/// Printed as two fields: `filename` (a string) and `args` (an array).
+impl Serialize for ExecText {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("ExecText", 2)?;
+        m.serialize_field("filename", &String::from_utf8_lossy(self.filename()))?;
+        m.serialize_field("args", &self.args())?;
+        m.end()
+    }
+}
+
+/// The end of a whole process (thread group).
+#[derive(Debug, Serialize)]
+pub struct ExitRecord {
+    pub timestamp: Timestamp,
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub comm: Comm,
+    pub exit_code: u8,
+    pub signal: Option<&'static str>,
+    pub core_dumped: bool,
+    pub duration_ns: u64,
+    pub exec_id: ExecId,
+}
+
+/// Pairs a process's exec with its exit: the pid and the boot-time ns of the
+/// exec (or of the fork, for a process not seen exec'ing), unique across uptime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExecId {
+    pub pid: u32,
+    pub boot_ns: u64,
+}
+
+impl Serialize for ExecId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}-{}", self.pid, self.boot_ns))
+    }
+}
+
+/// A task's name (up to 16 bytes, NUL-padded) printed as a JSON string.
+/// Kernel bytes: valid UTF-8 passes through as is; each invalid sequence
+/// becomes U+FFFD (the documented, lossy encoding), as for every string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Comm(pub [u8; 16]);
+
+impl Comm {
+    pub fn bytes(&self) -> &[u8] {
+        let n = self.0.iter().position(|&c| c == 0).unwrap_or(16);
+        &self.0[..n]
+    }
+}
+
+impl Serialize for Comm {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&String::from_utf8_lossy(self.bytes()))
+    }
+}
+
+/// argv as the kernel laid it out: every element NUL-terminated. Printed as a
+/// JSON array of strings, element for element, empty strings kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argv<'a>(pub &'a [u8]);
+
+impl<'a> Argv<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> {
+        let b: &'a [u8] = self.0;
+        let b = b.strip_suffix(&[0]).unwrap_or(b);
+        let empty = self.0.is_empty();
+        b.split(|&c| c == 0).filter(move |_| !empty)
+    }
+}
+
+impl Serialize for Argv<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for arg in self.iter() {
+            seq.serialize_element(&String::from_utf8_lossy(arg))?;
+        }
+        seq.end()
+    }
+}
