@@ -1,6 +1,6 @@
 //! For the tests of how a run ends when its output misbehaves: the tool with stdout wired
 //! to whatever a test gives it, a FIFO nobody reads, a filesystem that fills up. Used
-//! through `mod wired;` by tests/lifecycle.rs, tests/output.rs and tests/loss.rs.
+//! through `mod wired;` by tests/lifecycle.rs, tests/signals.rs and tests/output.rs.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
