@@ -87,32 +87,76 @@ pub fn after<'a>(argv: &[&'a str], flag: &str) -> Option<&'a str> {
         .and_then(|i| argv.get(i + 1).copied())
 }
 
-/// A systemd unit's `Key=Value` lines by section (`systemd-analyze verify` checks the
-/// syntax and the keys; this only reads the values).
-pub struct Unit {
+/// A `[Section]` of `Key<sep>Value` lines, as systemd units (`=`) and Fluent Bit's classic
+/// format (a space) have them. The validators check their syntax (no Fluent Bit is
+/// packaged for Debian 12 to check its own); this only reads the values.
+pub struct Section {
     pub name: String,
-    entries: Vec<(String, String, String)>,
+    entries: Vec<(String, String)>,
 }
 
-impl Unit {
-    pub fn all(&self, section: &str, key: &str) -> Vec<&str> {
-        self.entries
-            .iter()
-            .filter(|(s, k, _)| s == section && k == key)
-            .map(|(_, _, v)| v.as_str())
-            .collect()
+impl Section {
+    /// Every value of `key` (case-insensitive, as in Fluent Bit), in order.
+    pub fn all(&self, key: &str) -> impl Iterator<Item = &str> {
+        let key = key.to_string();
+        let same = move |(k, _): &&(String, String)| k.eq_ignore_ascii_case(&key);
+        self.entries.iter().filter(same).map(|(_, v)| v.as_str())
     }
 
     /// The last assignment wins, as in systemd.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.all("Service", key).last().copied()
+        self.all(key).last()
+    }
+}
+
+/// A file's sections, their names upper-cased.
+pub fn sections(p: &Path, sep: char) -> Vec<Section> {
+    let mut out: Vec<Section> = Vec::new();
+    for line in read(p).lines().map(str::trim) {
+        if line.is_empty() || line.starts_with(['#', ';', '@']) {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let name = name.to_ascii_uppercase();
+            out.push(Section {
+                name,
+                entries: Vec::new(),
+            });
+            continue;
+        }
+        let (key, value) = line
+            .split_once(sep)
+            .unwrap_or_else(|| panic!("{}: {line}", rel(p)));
+        let section = out
+            .last_mut()
+            .unwrap_or_else(|| panic!("{}: {line}", rel(p)));
+        section
+            .entries
+            .push((key.to_string(), value.trim().to_string()));
+    }
+    out
+}
+
+/// A systemd unit of examples/systemd/.
+pub struct Unit {
+    pub name: String,
+    sections: Vec<Section>,
+}
+
+impl Unit {
+    pub fn all(&self, section: &str, key: &str) -> Vec<&str> {
+        let named = self.sections.iter().filter(|s| s.name == section);
+        named.flat_map(|s| s.all(key)).collect()
+    }
+
+    /// The last assignment in [Service] wins, as in systemd.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.all("SERVICE", key).last().copied()
     }
 
     pub fn words(&self, key: &str) -> BTreeSet<&str> {
-        self.all("Service", key)
-            .iter()
-            .flat_map(|v| v.split_whitespace())
-            .collect()
+        let values = self.all("SERVICE", key);
+        values.into_iter().flat_map(str::split_whitespace).collect()
     }
 
     pub fn argv(&self) -> Vec<&str> {
@@ -127,81 +171,9 @@ impl Unit {
 }
 
 pub fn units() -> Vec<Unit> {
-    with_ext("service")
-        .iter()
-        .map(|p| {
-            let mut section = String::new();
-            let mut entries = Vec::new();
-            for line in read(p).lines().map(str::trim) {
-                if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                    section = s.to_string();
-                } else if let Some((k, v)) = line.split_once('=').filter(|_| !line.starts_with('#'))
-                {
-                    entries.push((section.clone(), k.to_string(), v.trim().to_string()));
-                }
-            }
-            Unit {
-                name: file_name(p).to_string(),
-                entries,
-            }
-        })
-        .collect()
-}
-
-/// Fluent Bit's classic format as `[SECTION]`s of `Key Value` lines, all indented alike
-/// (keys are case-insensitive there). No Fluent Bit is packaged for Debian 12, so this
-/// is the one format read here beyond its values.
-pub struct Section {
-    pub name: String,
-    entries: Vec<(String, String)>,
-}
-
-impl Section {
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-pub fn fluent_bit_sections(p: &Path) -> Vec<Section> {
-    const KNOWN: &str = "SERVICE INPUT FILTER OUTPUT PARSER MULTILINE_PARSER PLUGINS";
-    let mut sections: Vec<Section> = Vec::new();
-    let mut indent = None;
-    for (i, line) in read(p).lines().enumerate() {
-        let body = line.trim();
-        if body.is_empty() || body.starts_with('#') || body.starts_with('@') {
-            continue;
-        }
-        let at = format!("{}:{}", rel(p), i + 1);
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let known = KNOWN
-                .split_whitespace()
-                .any(|k| k.eq_ignore_ascii_case(name));
-            assert!(known, "{at}: unknown section [{name}]");
-            sections.push(Section {
-                name: name.to_ascii_uppercase(),
-                entries: Vec::new(),
-            });
-            continue;
-        }
-        let lead = &line[..line.len() - line.trim_start().len()];
-        assert!(!lead.is_empty(), "{at}: a key line must be indented");
-        assert_eq!(
-            *indent.get_or_insert(lead),
-            lead,
-            "{at}: indented unlike the first"
-        );
-        let (key, value) = body
-            .split_once(' ')
-            .unwrap_or_else(|| panic!("{at}: `Key Value` expected"));
-        let section = sections
-            .last_mut()
-            .unwrap_or_else(|| panic!("{at}: key outside a section"));
-        section
-            .entries
-            .push((key.to_string(), value.trim().to_string()));
-    }
-    sections
+    let unit = |p: &PathBuf| Unit {
+        name: file_name(p).to_string(),
+        sections: sections(p, '='),
+    };
+    with_ext("service").iter().map(unit).collect()
 }

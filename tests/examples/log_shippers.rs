@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::files::{after, assert_at, example, fluent_bit_sections, read, units};
+use super::files::{after, assert_at, example, read, sections, units};
 
 fn unit_outputs() -> BTreeSet<String> {
     units().iter().map(|u| u.output()).collect()
@@ -103,7 +103,7 @@ fn vector_configs_read_the_records_and_their_time() {
 
 #[test]
 fn fluent_bit_configs_tail_the_outputs_with_their_parser() {
-    let parsers = fluent_bit_sections(&example("fluent-bit/parsers.conf"));
+    let parsers = sections(&example("fluent-bit/parsers.conf"), ' ');
     let parser = parsers
         .iter()
         .find(|s| s.name == "PARSER")
@@ -119,7 +119,7 @@ fn fluent_bit_configs_tail_the_outputs_with_their_parser() {
     }
     // stdin: no parser (with one, more than one waiting line yields nothing).
     for (conf, parser) in [("tail.conf", Some("ebpf_jsonl")), ("stdin.conf", None)] {
-        let sections = fluent_bit_sections(&example(&format!("fluent-bit/{conf}")));
+        let sections = sections(&example(&format!("fluent-bit/{conf}")), ' ');
         let service = sections.iter().find(|s| s.name == "SERVICE");
         let parsers_file = service.and_then(|s| s.get("Parsers_File"));
         assert_eq!(parsers_file, parser.map(|_| "parsers.conf"), "{conf}");

@@ -71,7 +71,7 @@ fn systemd_units_grant_what_ebpf_jsonl_needs() {
         {
             assert_ne!(u.get(key), Some(*value), "{f}: {key}={value}: {why}");
         }
-        assert_eq!(u.all("Install", "WantedBy"), ["multi-user.target"], "{f}");
+        assert_eq!(u.all("INSTALL", "WantedBy"), ["multi-user.target"], "{f}");
         assert_eq!(
             u.output().rsplit_once('/').unwrap().0,
             "/var/log/ebpf-jsonl"
