@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::files::{after, assert_at, example, read, sections, units};
+use super::files::{after, assert_at, example, read, rel, sections, units, with_ext};
 
 fn unit_outputs() -> BTreeSet<String> {
     units().iter().map(|u| u.output()).collect()
@@ -88,17 +88,18 @@ fn check_vector(what: &str, text: &str) -> Vec<String> {
 
 #[test]
 fn vector_configs_read_the_records_and_their_time() {
-    let exec = read(&example("vector/exec.toml"));
-    assert_eq!(check_vector("vector/exec.toml", &exec), ["exec"]);
-    let cfg: Value = toml::from_str(&exec).unwrap();
+    let mut types = BTreeSet::new();
+    for p in with_ext("toml") {
+        types.extend(check_vector(&rel(&p), &read(&p)));
+    }
+    assert_eq!(types, BTreeSet::from(["exec".into(), "file".into()]));
+    let cfg: Value = toml::from_str(&read(&example("vector/exec.toml"))).unwrap();
     let cmd = json!(["/usr/local/bin/ebpf-jsonl", "exec", "--exits"]);
     assert_at(
         "vector/exec.toml",
         &cfg,
         &[("/sources/ebpf_exec/command", cmd)],
     );
-    let file = read(&example("vector/file.toml"));
-    assert_eq!(check_vector("vector/file.toml", &file), ["file"]);
 }
 
 #[test]
