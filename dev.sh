@@ -19,7 +19,17 @@ say() { echo "dev.sh: $*" >&2; }
 BUILD_PKGS=(clang:clang make:make gcc:cc pkg-config:pkg-config
             libelf-dev:/usr/include/libelf.h zlib1g-dev:/usr/include/zlib.h)
 # (perl's threads module, used to exec from a non-leader thread, is in `perl`, not `perl-base`)
-TEST_PKGS=(iproute2:ip "perl:!perl -Mthreads -e1" util-linux:setpriv jq:jq)
+# The validators tests/examples/ runs on examples/ and shellcheck for the scripts.
+TEST_PKGS=(iproute2:ip "perl:!perl -Mthreads -e1" util-linux:setpriv jq:jq
+           systemd:systemd-analyze logrotate:/usr/sbin/logrotate yamllint:yamllint
+           shellcheck:shellcheck "python3-venv:!python3 -c 'import ensurepip, venv'")
+# PyPI packages for the tests, pinned with their dependencies, in a venv of their own
+# (tests/examples/validators.rs looks there): kubernetes-validate bundles Kubernetes'
+# schemas, so it validates offline.
+PY_VENV=${XDG_CACHE_HOME:-$HOME/.cache}/ebpf-jsonl/venv
+PY_PKGS=(kubernetes-validate==1.37.0 attrs==26.1.0 importlib_resources==7.1.0
+         jsonschema==4.26.0 jsonschema-specifications==2025.9.1 packaging==26.4
+         PyYAML==6.0.4 referencing==0.37.0 rpds-py==2026.9.1 typing_extensions==4.16.0)
 BENCH_PKGS=(libbpf-tools:/usr/sbin/execsnoop bpftrace:bpftrace)
 
 install() {
@@ -45,6 +55,15 @@ install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# (Re)creates the venv when PY_PKGS changed since it was made.
+install_py() {
+    [ "$(cat "$PY_VENV/pinned" 2>/dev/null)" = "${PY_PKGS[*]}" ] && return 0
+    say "installing ${PY_PKGS[*]} into $PY_VENV"
+    python3 -m venv --clear "$PY_VENV"
+    "$PY_VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps "${PY_PKGS[@]}"
+    echo "${PY_PKGS[*]}" >"$PY_VENV/pinned"
+}
+
 need_cargo() {
     if ! command -v cargo >/dev/null; then
         say "cargo not found: install Rust 1.82 or newer (https://rustup.rs: curl -sSf https://sh.rustup.rs | sh -s -- -y), then rerun"
@@ -57,6 +76,7 @@ cmd=${1:-}
 case "$cmd" in
 deps)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+    install_py
     ;;
 run)
     install "${BUILD_PKGS[@]}"
@@ -66,6 +86,7 @@ run)
     ;;
 test)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+    install_py
     need_cargo
     cargo fmt --check
     cargo clippy --all-targets --quiet -- -D warnings

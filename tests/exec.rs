@@ -5,13 +5,15 @@ mod common;
 
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use common::{args_of, marker, run, Tracer};
 use serde::Deserialize;
 use serde_json::Value;
+
+mod exec_support;
+use exec_support::write_program;
 
 /// The exec record contract: every field present with its type.
 #[derive(Debug, Deserialize)]
@@ -262,10 +264,7 @@ fn execveat_through_a_file_descriptor() {
 #[test]
 fn script_with_a_shebang() {
     let dir = std::env::temp_dir().join(marker("script"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let script = dir.join("hello.sh");
-    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = write_program(&dir, "hello.sh", "#!/bin/sh\nexit 0\n", 0o755);
     let path = script.to_str().unwrap().to_string();
 
     let mut t = Tracer::start(&["exec"]);

@@ -68,6 +68,9 @@ first_err() {
     grep -E -B2 -- '^-- END PROG LOAD LOG --' "$1" | head -n 1
 }
 dump() { local f; for f in "$@"; do echo "--- $f"; grep -v "^libbpf: " "$f" | head -c 20000; tail -n 40 "$f" | grep "^libbpf: "; done; }
+# Stops the run in the background ($pid), sets rc to its exit status and dumps its
+# $T/NAME.out and $T/NAME.err.
+collect() { stop "$pid"; rc=$?; dump "$T/$1.out" "$T/$1.err"; }
 all_json() { jq -e -s 'length >= 0' "$1" >/dev/null 2>&1; }
 
 # 1. check: exit 0 and exec runnable.
@@ -95,9 +98,7 @@ if wait_for $T/exec.err ': attached' $pid; then
                and .args == ["/bin/true", "'$M-exec'", "a b", ""] and .args_truncated == false'
     want_cg='.type == "exec" and .args == ["/bin/true", "'$M-cg'"]'
     wait_jq $T/exec.out "any(.[]; $want_exec) and any(.[]; $want_cg)"
-    stop $pid
-    rc=$?
-    dump $T/exec.out $T/exec.err
+    collect exec
     json="exit $rc"; all_json $T/exec.out || json="stdout is not all JSON"
     if [ $rc = 0 ] && all_json $T/exec.out && [ "$(jq -s "[.[] | select($want_exec)] | length" $T/exec.out)" = 1 ]; then
         report exec PASS "$(grep -m1 ": attached" $T/exec.err)"
@@ -111,9 +112,7 @@ if wait_for $T/exec.err ': attached' $pid; then
         report cgroup FAIL "want [{cgroup: /$M/inner, cgroup_id: $cgid}], got $got"
     fi
 else
-    stop $pid
-    rc=$?
-    dump $T/exec.out $T/exec.err
+    collect exec
     report exec FAIL "did not attach (exit $rc): $(first_err $T/exec.err)"
     report cgroup FAIL "exec did not attach"
 fi
@@ -128,13 +127,12 @@ if wait_for $T/ef.err ': attached' $pid; then
     want_ex='.type == "exec" and .args == ["/bin/bash", "-c", "exit 7", "'$M-exit'"]'
     want_fail='.type == "exec" and .ret == -2 and .error == "ENOENT" and .filename == "/nonexistent/'$M-failed'"
                and .args == ["/nonexistent/'$M-failed'", "x"]'
+    # shellcheck disable=SC2016 # $all, $ids and $e are jq's variables, not the shell's
     want_exit='. as $all | [$all[] | select('"$want_ex"') | .exec_id] as $ids
                | any($all[]; .type == "exit" and (.exec_id as $e | $ids | index([$e]))
                              and .exit_code == 7 and .signal == null)'
     wait_jq $T/ef.out "($want_exit) and any(.[]; $want_fail)"
-    stop $pid
-    rc=$?
-    dump $T/ef.out $T/ef.err
+    collect ef
     json="exit $rc"; all_json $T/ef.out || json="stdout is not all JSON"
     if [ $rc = 0 ] && all_json $T/ef.out && jq -e -s "$want_exit" $T/ef.out >/dev/null; then
         report exits PASS "$(grep -m1 ": attached" $T/ef.err)"
@@ -147,9 +145,7 @@ if wait_for $T/ef.err ': attached' $pid; then
         report failed FAIL "$json; want one failed exec (ENOENT) of /nonexistent/$M-failed; got: $(jq -c -s "[.[] | select(.ret != 0)]" $T/ef.out 2>/dev/null | cut -c1-240)"
     fi
 else
-    stop $pid
-    rc=$?
-    dump $T/ef.out $T/ef.err
+    collect ef
     report exits FAIL "exec --exits --failed did not attach (exit $rc): $(first_err $T/ef.err)"
     report failed FAIL "exec --exits --failed did not attach"
 fi
@@ -167,18 +163,14 @@ if wait_for $T/lim.err ': attached' $pid; then
               and (.args[2] | test("^y+$")) and (.args[2] | length) > 20000
               and .args_size == '$(( ${#M} + 21 + 2 * 40001 ))
     wait_jq $T/lim.out "any(.[]; $want_lim)"
-    stop $pid
-    rc=$?
-    dump $T/lim.out $T/lim.err
+    collect lim
     if [ $rc = 0 ] && all_json $T/lim.out && [ "$(jq -s "[.[] | select($want_lim)] | length" $T/lim.out 2>/dev/null)" = 1 ]; then
         report limits PASS "64K argv cap with --failed: a cut argument keeps its prefix"
     else
         report limits FAIL "exit $rc; want one failed exec of /nonexistent/$M-limits whose second 40,000-byte argument the cap cuts; got: $(jq -c -s "[.[] | select(.ret != 0) | {filename, args_truncated, args_size, n: (.args | length)}]" $T/lim.out 2>/dev/null | cut -c1-240)"
     fi
 else
-    stop $pid
-    rc=$?
-    dump $T/lim.out $T/lim.err
+    collect lim
     report limits FAIL "did not attach (exit $rc): $(first_err $T/lim.err)"
 fi
 
@@ -200,9 +192,7 @@ pid=$!
 if wait_for $T/xdp.err ': attached' $pid; then
     ip netns exec b bash -c 'for ((i = 0; i < '$N'; i++)); do echo -n x >/dev/udp/10.200.0.1/9000; done'
     wait_jq $T/xdp.out "[.[] | select(.type == \"xdp_stats\")] | last | .packets >= $N"
-    stop $pid
-    rc=$?
-    dump $T/xdp.out $T/xdp.err
+    collect xdp
     flows=$(jq -s '[.[] | select(.type == "flow" and .proto == "udp" and .dst_port == 9000 and .dst_ip == "10.200.0.1") | .packets] | add' $T/xdp.out 2>/dev/null)
     total=$(jq -s '[.[] | select(.type == "xdp_stats")] | last | .packets' $T/xdp.out 2>/dev/null)
     if [ $rc = 0 ] && all_json $T/xdp.out && [ "$flows" = $N ] && [ "$total" = $N ]; then
@@ -211,8 +201,6 @@ if wait_for $T/xdp.err ': attached' $pid; then
         report xdp FAIL "exit $rc; sent $N, flows counted ${flows:-?}, xdp_stats.packets ${total:-?}"
     fi
 else
-    stop $pid
-    rc=$?
-    dump $T/xdp.out $T/xdp.err
+    collect xdp
     report xdp FAIL "did not attach (exit $rc): $(first_err $T/xdp.err)"
 fi

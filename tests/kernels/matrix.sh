@@ -19,6 +19,8 @@ ROOT=$PWD
 
 say() { echo "kernels: $*" >&2; }
 die() { say "$*"; exit 1; }
+# The first of its arguments that exists (an unmatched glob stays as itself, and does not).
+first_existing() { local f; for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; done; return 0; }
 
 BINARY=
 SUITES=()
@@ -111,8 +113,9 @@ host_tools() {
     command -v cpio >/dev/null || missing+=(cpio)
     command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
     [ ${#missing[@]} -eq 0 ] && return 0
+    # shellcheck source=/dev/null # the host's, read when it runs
     . /etc/os-release
-    [ "${ID:-}" = debian ] && [ -n "${VERSION_CODENAME:-}" ] \
+    { [ "${ID:-}" = debian ] && [ -n "${VERSION_CODENAME:-}" ]; } \
         || die "missing ${missing[*]} on the host: install them (qemu-system-x86 7.2 or newer, cpio) and rerun"
     local base=$VERSION_CODENAME suites target=()
     suites=("$base" "$base-updates")
@@ -169,10 +172,10 @@ kernel() {
     done
     for dep in "${pkgs[@]}"; do dpkg-deb -x "$(deb_of "$dep")" "$K_DIR/x"; done
     local vmlinuz moddir
-    vmlinuz=$(ls "$K_DIR"/x/boot/vmlinuz-* "$K_DIR"/x/usr/lib/modules/*/vmlinuz 2>/dev/null | head -n 1) || true
+    vmlinuz=$(first_existing "$K_DIR"/x/boot/vmlinuz-* "$K_DIR"/x/usr/lib/modules/*/vmlinuz)
     [ -n "$vmlinuz" ] || die "$suite: no vmlinuz in ${pkgs[*]}"
     cp "$vmlinuz" "$K_DIR/vmlinuz"
-    moddir=$(ls -d "$K_DIR"/x/lib/modules/*/ "$K_DIR"/x/usr/lib/modules/*/ 2>/dev/null | head -n 1) || true
+    moddir=$(first_existing "$K_DIR"/x/lib/modules/*/ "$K_DIR"/x/usr/lib/modules/*/)
     [ -n "$moddir" ] || die "$suite: no lib/modules in ${pkgs[*]}"
     local order=() seen=" "
     # a module's dependencies, from its .modinfo strings (no kmod needed on the host)

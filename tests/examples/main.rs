@@ -1,0 +1,39 @@
+//! examples/: real validators check each file (`systemd-analyze verify` and `security`,
+//! `logrotate -d`, `yamllint`, `kubernetes-validate`); the tests here check what only we
+//! can: the files agree with each other (paths, unit names, parser names, capabilities)
+//! and every jq recipe gives the expected result on the recorded data, which itself adds
+//! up. (tests/check_schema.rs validates every recorded line against our JSON Schema.)
+//! Needs the validators and `jq` (./dev.sh installs them); no kernel.
+
+mod files;
+mod jq_recipes;
+mod log_shippers;
+mod recorded_data;
+mod services;
+mod validators;
+
+use files::{example_files, read, rel, repo};
+
+#[test]
+fn every_example_file_is_checked_and_documented() {
+    let readme = read(&repo().join("examples/README.md"));
+    let checked = "toml yaml conf service logrotate jq jsonl md";
+    for p in example_files() {
+        let r = rel(&p);
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext == "rs" {
+            continue; // a cargo example: cargo builds and lints it
+        }
+        assert!(
+            checked.split_whitespace().any(|c| c == ext),
+            "{r}: no test checks this kind of file; add one to tests/examples/"
+        );
+        let inside = r.strip_prefix("examples/").unwrap();
+        if inside != "README.md" {
+            assert!(
+                readme.contains(inside),
+                "examples/README.md does not mention {inside}"
+            );
+        }
+    }
+}

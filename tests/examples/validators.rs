@@ -1,0 +1,141 @@
+//! Each example file through the real validator for its format.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::files::{assert_silent_success, file_name, rel, run, with_ext};
+
+/// Each unit's highest allowed `systemd-analyze security` exposure, in tenths (what
+/// `--threshold=` takes): what the units achieve today, 1.8 and 2.0 of 10.
+const EXPOSURE_CEILING: [(&str, u32); 2] = [
+    ("ebpf-jsonl-exec.service", 18),
+    ("ebpf-jsonl-xdp.service", 20),
+];
+
+/// A fresh directory in Cargo's scratch space for integration tests.
+fn scratch(what: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("examples-{what}"));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `systemd-analyze verify` in a root that holds the host's units and the commands the
+/// units run (ebpf-jsonl as a stub, as it would be installed), so every diagnostic it
+/// prints is about our units.
+#[test]
+fn systemd_units_pass_systemd_analyze_verify() {
+    let r = &scratch("systemd-root");
+    fs::create_dir_all(r.join("usr/lib/systemd")).unwrap();
+    let host_units = r.join("usr/lib/systemd/system");
+    let cp = run(
+        "cp",
+        &[
+            "-a",
+            "/usr/lib/systemd/system",
+            host_units.to_str().unwrap(),
+        ],
+    );
+    assert!(cp.status.success(), "{cp:?}");
+    let units_dir = r.join("etc/systemd/system");
+    fs::create_dir_all(&units_dir).unwrap();
+    let mut names = Vec::new();
+    for p in with_ext("service") {
+        fs::copy(&p, units_dir.join(file_name(&p))).unwrap();
+        names.push(file_name(&p).to_string());
+    }
+    let stub = r.join("usr/local/bin/ebpf-jsonl");
+    fs::create_dir_all(stub.parent().unwrap()).unwrap();
+    fs::write(&stub, "#!/bin/sh\n").unwrap();
+    fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::create_dir_all(r.join("bin")).unwrap();
+    fs::copy("/bin/kill", r.join("bin/kill")).unwrap();
+
+    let root_arg = format!("--root={}", r.display());
+    let mut args = vec!["verify", root_arg.as_str()];
+    args.extend(names.iter().map(String::as_str));
+    assert_silent_success("systemd-analyze verify", &run("systemd-analyze", &args));
+}
+
+#[test]
+fn systemd_units_exposure_stays_low() {
+    let units = with_ext("service");
+    let names: Vec<&str> = units.iter().map(|p| file_name(p)).collect();
+    let ceilings: Vec<&str> = EXPOSURE_CEILING.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ceilings, "every unit has an exposure ceiling");
+    for (p, (_, ceiling)) in units.iter().zip(EXPOSURE_CEILING) {
+        let threshold = format!("--threshold={ceiling}");
+        let path = rel(p);
+        let out = run(
+            "systemd-analyze",
+            &["security", "--offline=yes", &threshold, &path],
+        );
+        let report = String::from_utf8_lossy(&out.stdout);
+        let overall = report
+            .lines()
+            .find(|l| l.contains("Overall exposure level"))
+            .unwrap_or_else(|| panic!("{path}: no overall exposure: {report}"));
+        assert!(
+            out.status.success(),
+            "{path}: {overall}, above {}.{}",
+            ceiling / 10,
+            ceiling % 10
+        );
+    }
+}
+
+/// `logrotate -d` reads the config and rotates nothing; it reports a bad directive as
+/// an `error:` line but exits 0 for it.
+#[test]
+fn logrotate_config_passes_logrotate_debug() {
+    let state_file = scratch("logrotate").join("status");
+    for p in with_ext("logrotate") {
+        let path = rel(&p);
+        let out = run(
+            "logrotate",
+            &["-d", "-s", state_file.to_str().unwrap(), &path],
+        );
+        let log = String::from_utf8_lossy(&out.stderr);
+        let errors: Vec<&str> = log.lines().filter(|l| l.starts_with("error:")).collect();
+        assert!(
+            out.status.success() && errors.is_empty(),
+            "logrotate -d {path}: {}\n{}",
+            out.status,
+            errors.join("\n")
+        );
+        assert!(
+            log.contains("rotating pattern"),
+            "{path}: nothing to rotate: {log}"
+        );
+    }
+}
+
+#[test]
+fn yaml_passes_yamllint() {
+    let config = "{extends: default, rules: {line-length: {max: 100}}}";
+    for p in with_ext("yaml") {
+        let path = rel(&p);
+        let out = run("yamllint", &["--strict", "-d", config, &path]);
+        assert_silent_success(&format!("yamllint {path}"), &out);
+    }
+}
+
+/// The pinned `kubernetes-validate` that ./dev.sh installs in its venv, with the
+/// Kubernetes schemas bundled (no network).
+fn kubernetes_validate() -> String {
+    let cache = std::env::var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
+    let bin = cache.join("ebpf-jsonl/venv/bin/kubernetes-validate");
+    bin.to_str().unwrap().to_string()
+}
+
+#[test]
+fn kubernetes_manifests_pass_kubernetes_validate() {
+    for p in with_ext("yaml") {
+        let path = rel(&p);
+        let out = run(&kubernetes_validate(), &["--strict", "--quiet", &path]);
+        assert_silent_success(&format!("kubernetes-validate --strict {path}"), &out);
+    }
+}
