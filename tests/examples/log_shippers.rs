@@ -13,11 +13,8 @@ fn unit_outputs() -> BTreeSet<String> {
 }
 
 fn strs(v: &Value) -> Vec<&str> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect()
+    let items = v.as_array().into_iter().flatten();
+    items.filter_map(Value::as_str).collect()
 }
 
 /// Checks a Vector config (every input exists, every source goes through a remap that
@@ -30,60 +27,64 @@ fn check_vector(what: &str, text: &str) -> Vec<String> {
         !sources.is_empty() && !sinks.is_empty(),
         "{what}: a source, a sink"
     );
+    let remap_of = |i: &str| transforms.get(i).filter(|t| t["type"] == "remap");
     for (name, c) in transforms.iter().chain(&sinks) {
         for i in strs(&c["inputs"]) {
             // A sink reads a remap: a source's `timestamp` would be a string.
-            let known = if sinks.contains_key(name) {
-                transforms.get(i).is_some_and(|t| t["type"] == "remap")
-            } else {
-                sources.contains_key(i) || (transforms.contains_key(i) && i != name)
+            let known = match sinks.contains_key(name) {
+                true => remap_of(i).is_some(),
+                false => sources.contains_key(i) || (transforms.contains_key(i) && i != name),
             };
             assert!(known, "{what}: {name} reads `{i}`: no such source or remap");
         }
     }
     let parse_time = r#".timestamp = parse_timestamp!(.timestamp, "%+")"#;
-    let mut types = Vec::new();
-    for (name, s) in &sources {
+    let types = sources.iter().map(|(name, s)| {
+        let reads = |t: &&Value| strs(&t["inputs"]).contains(&name.as_str());
         let remap = transforms
             .values()
-            .find(|t| t["type"] == "remap" && strs(&t["inputs"]).contains(&name.as_str()))
-            .unwrap_or_else(|| panic!("{what}: no remap reads {name}"));
-        let vrl = remap["source"].as_str().unwrap_or_default();
+            .filter(|t| t["type"] == "remap")
+            .find(reads);
+        let vrl = remap.unwrap_or_else(|| panic!("{what}: no remap reads {name}"))["source"]
+            .as_str()
+            .unwrap_or_default();
         let time_at = vrl.find(parse_time).expect(parse_time);
         let at = format!("{what}: sources.{name}");
-        let ty = s["type"].as_str().unwrap_or_default();
-        if ty == "exec" {
-            let settings = [
-                ("/mode", json!("streaming")),
-                ("/include_stderr", json!(false)), // diagnostics are no events
-                ("/decoding/codec", json!("json")),
-                ("/framing/method", json!("newline_delimited")),
-            ];
-            assert_at(&at, s, &settings);
-            let cmd = strs(&s["command"]);
-            assert!(cmd[0].ends_with("/ebpf-jsonl"), "{at}: {cmd:?}");
-            assert!(["exec", "xdp"].contains(&cmd[1]), "{at}: {cmd:?}");
-        } else {
-            assert_eq!(ty, "file", "{at}");
-            let include: BTreeSet<String> =
-                strs(&s["include"]).into_iter().map(Into::into).collect();
-            assert_eq!(include, unit_outputs(), "{at} reads what the units write");
-            let max = s["max_line_bytes"].as_u64().unwrap_or_default();
-            assert!(
-                max >= 512 * 1024,
-                "{at}: raise max_line_bytes for long argv"
-            );
-            let json_at = vrl
-                .find("parse_json!(.message)")
-                .expect("parse_json!(.message)");
-            assert!(
-                json_at < time_at,
-                "{what}: parse the JSON before its timestamp"
-            );
+        match s["type"].as_str().unwrap_or_default() {
+            "exec" => {
+                let settings = [
+                    ("/mode", json!("streaming")),
+                    ("/include_stderr", json!(false)), // diagnostics are no events
+                    ("/decoding/codec", json!("json")),
+                    ("/framing/method", json!("newline_delimited")),
+                ];
+                assert_at(&at, s, &settings);
+                let cmd = strs(&s["command"]);
+                let runs_us = cmd[0].ends_with("/ebpf-jsonl") && ["exec", "xdp"].contains(&cmd[1]);
+                assert!(runs_us, "{at}: {cmd:?}");
+            }
+            "file" => {
+                let include: BTreeSet<String> =
+                    strs(&s["include"]).iter().map(|&i| i.into()).collect();
+                assert_eq!(include, unit_outputs(), "{at} reads what the units write");
+                let max = s["max_line_bytes"].as_u64().unwrap_or_default();
+                assert!(
+                    max >= 512 * 1024,
+                    "{at}: raise max_line_bytes for long argv"
+                );
+                let json_at = vrl
+                    .find("parse_json!(.message)")
+                    .expect("parse_json!(.message)");
+                assert!(
+                    json_at < time_at,
+                    "{what}: parse the JSON before its timestamp"
+                );
+            }
+            other => panic!("{at}: a {other} source"),
         }
-        types.push(ty.to_string());
-    }
-    types
+        s["type"].as_str().unwrap().to_string()
+    });
+    types.collect()
 }
 
 #[test]
@@ -121,13 +122,14 @@ fn fluent_bit_configs_tail_the_outputs_with_their_parser() {
     // stdin: no parser (with one, more than one waiting line yields nothing).
     for (conf, parser) in [("tail.conf", Some("ebpf_jsonl")), ("stdin.conf", None)] {
         let sections = sections(&example(&format!("fluent-bit/{conf}")), ' ');
-        let service = sections.iter().find(|s| s.name == "SERVICE");
-        let parsers_file = service.and_then(|s| s.get("Parsers_File"));
+        let named = |n: &'static str| sections.iter().filter(move |s| s.name == n);
+        let parsers_file = named("SERVICE").next().and_then(|s| s.get("Parsers_File"));
         assert_eq!(parsers_file, parser.map(|_| "parsers.conf"), "{conf}");
-        let outputs = sections.iter().filter(|s| s.name == "OUTPUT");
-        let matches: Vec<&str> = outputs.map(|s| s.get("Match").expect("Match")).collect();
+        let matches: Vec<&str> = named("OUTPUT")
+            .map(|s| s.get("Match").expect("Match"))
+            .collect();
         let mut paths = BTreeSet::new();
-        for input in sections.iter().filter(|s| s.name == "INPUT") {
+        for input in named("INPUT") {
             let tag = input.get("Tag").unwrap_or_else(|| panic!("{conf}: no Tag"));
             let matched = matches.iter().any(|m| match m.strip_suffix('*') {
                 Some(prefix) => tag.starts_with(prefix),
@@ -151,9 +153,8 @@ fn fluent_bit_configs_tail_the_outputs_with_their_parser() {
 /// The item of a list whose `key` is `value`.
 fn named<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
     let mut items = list.as_array().into_iter().flatten();
-    items
-        .find(|i| i[key] == value)
-        .unwrap_or_else(|| panic!("no {key} {value} in {list}"))
+    let found = items.find(|i| i[key] == value);
+    found.unwrap_or_else(|| panic!("no {key} {value} in {list}"))
 }
 
 #[test]
@@ -183,32 +184,28 @@ fn kubernetes_daemonsets_match_the_units() {
     }
     for u in units() {
         let name = u.name.trim_end_matches(".service");
+        let exec = name.ends_with("exec");
         let ds = find("DaemonSet", name);
         let template_labels = &ds["spec"]["template"]["metadata"]["labels"];
         for (k, v) in ds["spec"]["selector"]["matchLabels"].as_object().unwrap() {
             assert_eq!(&template_labels[k], v, "{name}: selector label {k:?}");
         }
         let pod = &ds["spec"]["template"]["spec"];
-        let host_flag = if name.ends_with("exec") {
-            "/hostPID"
-        } else {
-            "/hostNetwork"
-        };
+        let host_flag = if exec { "/hostPID" } else { "/hostNetwork" };
         assert_at(name, pod, &[(host_flag, json!(true))]);
         let c = named(&pod["containers"], "name", "ebpf-jsonl");
         let sc = &c["securityContext"];
         assert_ne!(sc["privileged"], true, "{name}: privileged");
         assert_at(name, sc, &[("/capabilities/drop", json!(["ALL"]))]);
         // The unit's capabilities (but CAP_SYS_RESOURCE, for old kernels' memlock).
-        let unit_caps: BTreeSet<&str> = u
-            .words("CapabilityBoundingSet")
-            .into_iter()
+        let caps = u.words("CapabilityBoundingSet").into_iter();
+        let unit_caps: BTreeSet<&str> = caps
             .filter(|c| *c != "CAP_SYS_RESOURCE")
             .map(|c| c.trim_start_matches("CAP_"))
             .collect();
         let added: BTreeSet<&str> = strs(&sc["capabilities"]["add"]).into_iter().collect();
         assert_eq!(added, unit_caps, "{name}: capabilities.add");
-        // The unit's command, writing to the same file.
+        // The unit's command, writing to the same file (exec: exits too, for the pairs).
         let (argv, out) = (strs(&c["command"]), u.output());
         assert_eq!(argv[..2], u.argv()[..2], "{name}: the unit's command");
         assert_eq!(
@@ -216,18 +213,13 @@ fn kubernetes_daemonsets_match_the_units() {
             Some(out.as_str()),
             "{name}: --output"
         );
-        if name.ends_with("exec") {
-            assert!(
-                argv.contains(&"--exits"),
-                "{name}: exits too, for the pairs"
-            );
-        }
-        let mut host_ro = vec!["/sys/kernel/btf"];
-        if name.ends_with("exec") {
-            host_ro.push("/sys/fs/cgroup");
-        }
+        assert!(!exec || argv.contains(&"--exits"), "{name}: --exits");
+        let host_ro = ["/sys/kernel/btf", "/sys/fs/cgroup"];
         let dir = out.rsplit_once('/').unwrap().0;
-        for (path, read_only) in host_ro.iter().map(|p| (*p, true)).chain([(dir, false)]) {
+        let mounts = host_ro[..if exec { 2 } else { 1 }]
+            .iter()
+            .map(|p| (*p, true));
+        for (path, read_only) in mounts.chain([(dir, false)]) {
             let m = named(&c["volumeMounts"], "mountPath", path);
             assert_eq!(m["readOnly"] == true, read_only, "{name}: {path} read-only");
             let v = named(&pod["volumes"], "name", m["name"].as_str().unwrap());

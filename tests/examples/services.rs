@@ -95,35 +95,28 @@ fn systemd_units_grant_what_ebpf_jsonl_needs() {
     );
 }
 
-/// One logrotate block: its paths, directives and postrotate script lines.
-struct Rotation {
-    paths: Vec<String>,
-    directives: Vec<String>,
-    postrotate: Vec<String>,
-}
-
-/// The blocks of a logrotate config whose syntax `logrotate -d` has checked.
-fn rotations(text: &str) -> Vec<Rotation> {
-    let mut blocks: Vec<Rotation> = Vec::new();
+/// Each block of a logrotate config (whose syntax `logrotate -d` has checked) as its
+/// paths, directives and postrotate lines.
+fn rotations(text: &str) -> Vec<(Vec<String>, Vec<&str>, Vec<&str>)> {
+    let code = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let mut blocks: Vec<(Vec<String>, Vec<&str>, Vec<&str>)> = Vec::new();
     let mut in_script = false;
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') || line == "}" {
-            continue;
-        }
-        if let Some(paths) = line.strip_suffix('{') {
-            blocks.push(Rotation {
-                paths: paths.split_whitespace().map(String::from).collect(),
-                directives: Vec::new(),
-                postrotate: Vec::new(),
-            });
-            continue;
-        }
-        let block = blocks.last_mut().expect("a directive inside a block");
-        match line {
-            "postrotate" => in_script = true,
-            "endscript" => in_script = false,
-            _ if in_script => block.postrotate.push(line.to_string()),
-            _ => block.directives.push(line.to_string()),
+    for line in code.filter(|l| *l != "}") {
+        match (line.strip_suffix('{'), blocks.last_mut()) {
+            (Some(paths), _) => blocks.push((
+                paths.split_whitespace().map(String::from).collect(),
+                vec![],
+                vec![],
+            )),
+            (None, Some(b)) => match line {
+                "postrotate" | "endscript" => in_script = line == "postrotate",
+                _ if in_script => b.2.push(line),
+                _ => b.1.push(line),
+            },
+            (None, None) => panic!("a directive outside a block: {line}"),
         }
     }
     blocks
@@ -134,16 +127,16 @@ fn logrotate_reopens_by_sighup() {
     let units = units();
     let mut rotated = BTreeSet::new();
     for p in with_ext("logrotate") {
-        for b in rotations(&read(&p)) {
-            let what = format!("{} {:?}", rel(&p), b.paths);
+        for (paths, directives, postrotate) in rotations(&read(&p)) {
+            let what = format!("{} {paths:?}", rel(&p));
             assert!(
-                !b.directives
+                !directives
                     .iter()
-                    .any(|d| d == "copytruncate" || d.starts_with("create")),
+                    .any(|d| *d == "copytruncate" || d.starts_with("create")),
                 "{what}: ebpf-jsonl reopens its file on SIGHUP: no copytruncate, no create"
             );
-            assert_eq!(b.postrotate.len(), 1, "{what}: one postrotate command");
-            let cmd = &b.postrotate[0];
+            assert_eq!(postrotate.len(), 1, "{what}: one postrotate command");
+            let cmd = postrotate[0];
             let unit_name = cmd
                 .strip_prefix("systemctl kill -s HUP ")
                 .and_then(|rest| rest.split_whitespace().next())
@@ -155,11 +148,11 @@ fn logrotate_reopens_by_sighup() {
                 .find(|u| u.name == unit_name)
                 .unwrap_or_else(|| panic!("{what}: no examples/systemd/{unit_name}"));
             assert_eq!(
-                b.paths,
+                paths,
                 [unit.output()],
                 "{what}: {unit_name} writes another file"
             );
-            rotated.extend(b.paths);
+            rotated.extend(paths);
         }
     }
     let outputs: BTreeSet<String> = units.iter().map(|u| u.output()).collect();
