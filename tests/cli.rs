@@ -3,9 +3,8 @@
 //! limit; a missing capability is exit 3 naming that capability, and
 //! `check` names the same one.
 
-mod common;
-#[path = "common/net.rs"]
-mod net;
+use ebpf_jsonl_testkit as common;
+use ebpf_jsonl_testkit::net;
 
 use common::{run_tool, run_tool_in, run_without_caps};
 use net::Pair;

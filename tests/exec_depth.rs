@@ -1,6 +1,6 @@
 //! `exec` in depth: exit records, failed execs, container identity, filters.
 
-mod common;
+use ebpf_jsonl_testkit as common;
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

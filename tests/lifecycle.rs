@@ -1,9 +1,8 @@
 //! How a run ends and how bad input is refused: signals, --duration, a closed
 //! stdout, usage errors, missing privileges, and loss accounting.
 
-mod common;
-#[path = "common/net.rs"]
-mod net;
+use ebpf_jsonl_testkit as common;
+use ebpf_jsonl_testkit::net;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsRawFd, OwnedFd};

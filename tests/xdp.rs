@@ -3,15 +3,15 @@
 //! and checks the records against what was sent: exact per-flow counts, and
 //! totals that add up. Needs root; fails (never skips) if it cannot attach.
 
-mod common;
-#[path = "common/net.rs"]
-mod net;
+use ebpf_jsonl_testkit as common;
+use ebpf_jsonl_testkit::net;
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ebpf_jsonl_testkit::frames::Frame;
 use net::{Pair, V4_A, V4_B, V6_A, V6_B};
 use serde_json::Value;
 
@@ -160,12 +160,10 @@ fn fragments_of_a_datagram_count_apart_from_its_ports() {
 
 /// Ethernet B → A, then `l3` (of `ethertype`), padded to the 60-byte minimum.
 fn raw_frame(ethertype: u16, l3: &[u8]) -> Vec<u8> {
-    let mut f = net::MAC_A.to_vec();
-    f.extend_from_slice(&net::MAC_B);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(l3);
-    f.resize(f.len().max(60), 0);
-    f
+    Frame::eth_between(net::MAC_A, net::MAC_B, ethertype)
+        .bytes(l3)
+        .pad_to(60)
+        .0
 }
 
 #[test]
@@ -419,25 +417,11 @@ fn excluded_sources_are_counted_but_make_no_flows() {
 
 /// Ethernet (B → A) with VLAN tags, then UDP/IPv4 B → A with `payload` bytes.
 fn tagged_udp(tags: &[u16], sport: u16, dport: u16, payload: usize) -> Vec<u8> {
-    let mut f = net::MAC_A.to_vec();
-    f.extend_from_slice(&net::MAC_B);
-    for &tpid in tags {
-        f.extend_from_slice(&tpid.to_be_bytes());
-        f.extend_from_slice(&[0x00, 0x0a]); // VLAN 10
-    }
-    f.extend_from_slice(&[0x08, 0x00]);
-    let total = (IP4 + UDP) as u16 + payload as u16;
-    f.extend_from_slice(&[0x45, 0]);
-    f.extend_from_slice(&total.to_be_bytes());
-    f.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0]);
-    f.extend_from_slice(&V4_B.octets());
-    f.extend_from_slice(&V4_A.octets());
-    f.extend_from_slice(&sport.to_be_bytes());
-    f.extend_from_slice(&dport.to_be_bytes());
-    f.extend_from_slice(&(UDP as u16 + payload as u16).to_be_bytes());
-    f.extend_from_slice(&[0, 0]);
-    f.resize(f.len() + payload, 0x33);
-    f
+    Frame::eth_between(net::MAC_A, net::MAC_B, 0x0800)
+        .tagged(tags)
+        .ip4(17, V4_B.octets(), V4_A.octets(), &[], 0)
+        .udp(sport, dport, &vec![0x33; payload])
+        .0
 }
 
 #[test]

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Baselines for `ebpf-jsonl xdp-bench` (through BPF_PROG_TEST_RUN, and
+/* Baselines for the xdp benchmark (benches/xdp) (through BPF_PROG_TEST_RUN, and
  * attached to the benchmark's own veth pair): an empty program, and the seed
  * tutorial's packet counter as written there: an LRU hash keyed by source
  * IPv4, source port and destination port (a u64), TCP only; lookup, then
