@@ -4,6 +4,7 @@
 //!   read and validate its records, markers;
 //! - [`net`]: network namespaces and veth pairs (always removed), senders,
 //!   captures and a flood that run inside them;
+//! - [`flow_records`]: `ebpf-jsonl xdp`'s records as the veth tests check them;
 //! - [`frames`]: the one builder of raw Ethernet frames;
 //! - [`baseline`]: the benches' baseline XDP programs (an empty one and the
 //!   seed tutorial's design), built here and never into the product;
@@ -13,6 +14,7 @@
 //! build the library twice); benches use both.
 
 pub mod baseline;
+pub mod flow_records;
 pub mod frames;
 pub mod harness;
 pub mod net;

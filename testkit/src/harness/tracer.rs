@@ -224,6 +224,13 @@ impl Tracer {
         self.wait()
     }
 
+    /// [`Tracer::stop`], and the tool must have exited successfully.
+    pub fn stop_ok(self) -> Finished {
+        let out = self.stop();
+        assert!(out.status.success(), "{}", out.stderr);
+        out
+    }
+
     /// Waits for exit (at most 30 s) and collects everything printed.
     pub fn wait(mut self) -> Finished {
         self.gate.take();
