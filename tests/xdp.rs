@@ -41,9 +41,8 @@ fn udp_over_ipv4_exact_counts_across_intervals() {
 fn udp_over_ipv6_exact_counts() {
     let pair = Pair::new(true);
     let tool = pair.tool(&["--interval", "300ms"]);
-    let (src, dst) = (sa(V6_B, 40002), sa(V6_A, 9001));
-    pair.in_b(move || net::send_udp(src, dst, 15, 333));
-    stop_and_check_udp(tool, 400, (src, dst), 15, 333);
+    let ends = (sa(V6_B, 40002), sa(V6_A, 9001));
+    send_and_check_udp(&pair, tool, ends, (15, 333), 400);
 }
 
 #[test]

@@ -134,9 +134,8 @@ fn native_mode_at_mtu_9000_says_what_to_do_and_auto_falls_back() {
         err.contains("native mode refused") && err.contains("MTU (9000)"),
         "{err}"
     );
-    let (src, dst) = (sa(V4_B, 40022), sa(V4_A, 9022));
-    pair.in_b(move || net::send_udp(src, dst, 4, 5000));
-    stop_and_check_udp(tool, 300, (src, dst), 4, 5000);
+    let ends = (sa(V4_B, 40022), sa(V4_A, 9022));
+    send_and_check_udp(&pair, tool, ends, (4, 5000), 300);
 }
 
 #[test]

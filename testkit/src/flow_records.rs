@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::{Finished, Tracer};
+use crate::net::{send_udp, Pair};
 
 /// Header lengths, in bytes.
 pub const ETH: u64 = 14;
@@ -87,19 +88,21 @@ pub fn assert_udp(recs: &[Value], src: SocketAddr, dst: SocketAddr, count: u64, 
     );
 }
 
-/// Lets the tool run `settle_ms` more, stops it (it must exit successfully)
-/// and checks its records: exactly `count` datagrams of `payload` bytes from
-/// `src` to `dst`, and everything adds up. Its output.
-pub fn stop_and_check_udp(
+/// Sends `count` datagrams of `payload` bytes from `src` (in B) to `dst`
+/// (in A), lets the tool run `settle_ms` more, stops it (it must exit
+/// successfully) and checks its records: exactly those datagrams, and
+/// everything adds up. Its output.
+pub fn send_and_check_udp(
+    pair: &Pair,
     tool: Tracer,
-    settle_ms: u64,
     (src, dst): (SocketAddr, SocketAddr),
-    count: u64,
-    payload: u64,
+    (count, payload): (usize, usize),
+    settle_ms: u64,
 ) -> Finished {
+    pair.in_b(move || send_udp(src, dst, count, payload));
     thread::sleep(Duration::from_millis(settle_ms));
     let out = tool.stop_ok();
-    assert_udp(&out.records, src, dst, count, payload);
+    assert_udp(&out.records, src, dst, count as u64, payload as u64);
     assert_conserved(&out.records);
     out
 }
