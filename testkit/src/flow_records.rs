@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Finished, Tracer};
-use crate::net::{send_udp, Pair};
+use crate::harness::tracer::{Finished, Tracer};
+use crate::net::pair::Pair;
+use crate::net::send::send_udp;
 
 /// Header lengths, in bytes.
 pub const ETH: u64 = 14;

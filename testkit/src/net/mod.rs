@@ -18,9 +18,9 @@ pub use send::{send_frames, send_icmp_echo, send_udp, send_udp_with_ip_options};
 use std::process::ExitStatus;
 
 /// The tool running in a namespace: the harness's tracer.
-pub use crate::harness::Tracer as Tool;
+pub use crate::harness::tracer::Tracer as Tool;
 
 /// Runs the tool to completion (for errors): (status, stdout, stderr).
 pub fn run_tool(ns: Option<&str>, args: &[&str]) -> (ExitStatus, String, String) {
-    crate::harness::run_tool_in(ns, args)
+    crate::harness::command::run_tool_in(ns, args)
 }

@@ -1,13 +1,12 @@
 //! Two network namespaces joined by a veth pair, removed on drop (which
 //! removes the pair, and with it any XDP program still attached).
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
-use crate::harness::Tracer;
+use crate::harness::tracer::Tracer;
 use crate::net::netns::in_ns;
 
 pub const MAC_A: [u8; 6] = [0x02, 0xeb, 0, 0, 0, 0x01];
