@@ -2,7 +2,7 @@
 # ebpf-jsonl's one entry point for people and CI (run as root on Debian 12 or Ubuntu 22.04+):
 #   ./dev.sh run exec [FLAGS]   install what is missing, build (release), run ebpf-jsonl
 #   ./dev.sh test               install what is missing, then fmt, clippy and the whole test suite
-#   ./dev.sh bench [ARGS]       install what is missing, then the side-by-side benchmarks
+#   ./dev.sh bench [ARGS]       install what is missing, then benches/ (exec_storm, xdp, writer)
 #                               (ARGS go to the exec storm: --seconds N --rounds N)
 #   ./dev.sh deps               only install what is missing
 #   ./dev.sh kernels [--binary PATH] [SUITE...]
@@ -89,16 +89,15 @@ test)
     install_py
     need_cargo
     cargo fmt --check
-    cargo clippy --all-targets --quiet -- -D warnings
-    cargo test
+    cargo clippy --workspace --all-targets --quiet -- -D warnings
+    cargo test --workspace
     ;;
 bench)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"
     need_cargo
     cargo bench --bench exec_storm -- "$@"
-    cargo build --release --quiet
-    ./target/release/ebpf-jsonl xdp-bench
-    ./target/release/ebpf-jsonl writer-bench
+    cargo bench --bench xdp
+    cargo bench --bench writer
     ;;
 kernels)
     case " $* " in

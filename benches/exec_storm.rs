@@ -16,7 +16,9 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const OURS: &str = env!("CARGO_BIN_EXE_ebpf-jsonl");
+use ebpf_jsonl_testkit::procfs::{cpu_ns, status_kib};
+use ebpf_jsonl_testkit::stats::median;
+use ebpf_jsonl_testkit::BIN as OURS;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Tracer {
@@ -98,26 +100,8 @@ struct Sample {
     peak_rss_kib: u64,
 }
 
-fn cpu_ns(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .filter_map(|t| t.ok())
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
 fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+    status_kib(&pid.to_string(), "VmHWM:").unwrap_or(0)
 }
 
 /// Two workers, each spawning and reaping `/bin/true MARKER` until `secs` pass.
@@ -227,14 +211,6 @@ fn run_one(tracer: Tracer, secs: f64, round: usize) -> Option<Sample> {
     })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[v.len() / 2]
-}
-
 fn ensure_tracefs() {
     let mounted = std::fs::read_to_string("/proc/mounts")
         .unwrap_or_default()
@@ -301,7 +277,8 @@ fn main() {
         }
     }
 
-    let med = |i: usize, f: fn(&Sample) -> f64| median(samples[i].iter().map(f).collect());
+    let med =
+        |i: usize, f: fn(&Sample) -> f64| median(&samples[i].iter().map(f).collect::<Vec<_>>());
     let base_rate = med(0, |s| s.rate);
     let snoop = tracers.iter().position(|&t| t == Tracer::Execsnoop);
     let snoop_cpu = snoop.map(|i| med(i, |s| s.cpu_per_event_us));

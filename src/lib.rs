@@ -38,7 +38,6 @@ macro_rules! bpf_skel {
     };
 }
 
-pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod clock;

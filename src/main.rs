@@ -2,7 +2,7 @@
 
 use ebpf_jsonl::cli::{self, Cli, Command};
 use ebpf_jsonl::error::{self, exit};
-use ebpf_jsonl::{bench, check, exec, kernel, output, pipeline, schema, xdp};
+use ebpf_jsonl::{check, exec, kernel, output, pipeline, schema, xdp};
 
 fn main() {
     std::process::exit(run());
@@ -52,7 +52,6 @@ fn run() -> i32 {
             clap_complete::generate(a.shell, &mut Cli::command(), "ebpf-jsonl", &mut text);
             output::print_bytes(&text)
         }
-        Command::WriterBench(a) => bench::writer(a),
         Command::Man => {
             use clap::CommandFactory;
             let mut text = Vec::new();
@@ -60,10 +59,6 @@ fn run() -> i32 {
                 .render(&mut text)
                 .map_err(|e| error::Error::Failure(format!("rendering the man page: {e}")))
                 .and_then(|_| output::print_bytes(&text))
-        }
-        Command::XdpBench(a) => {
-            kernel::capture_libbpf_log(false);
-            xdp::bench::run(a)
         }
     };
     match res {

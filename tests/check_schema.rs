@@ -1,6 +1,6 @@
 //! `ebpf-jsonl check` and `ebpf-jsonl schema`.
 
-mod common;
+use ebpf_jsonl_testkit as common;
 
 use common::run_tool;
 use serde_json::Value;

@@ -2,9 +2,8 @@
 //! does not fit is exit 2 with a one-line error naming the flag and the
 //! limit. (A missing capability is tests/privileges.rs's.)
 
-mod common;
-#[path = "common/net.rs"]
-mod net;
+use ebpf_jsonl_testkit as common;
+use ebpf_jsonl_testkit::net;
 
 use common::{run_tool, run_tool_in};
 use net::Pair;

@@ -1,7 +1,7 @@
 //! `ebpf-jsonl exec` against the real kernel: each test starts the tool, runs
 //! children carrying a unique marker argument, and checks their exact records.
 
-mod common;
+use ebpf_jsonl_testkit as common;
 
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;

@@ -3,7 +3,7 @@
 //! CAP_DAC_READ_SEARCH, for cgroups removed right after the exec, and for
 //! long and deep paths.
 
-mod common;
+use ebpf_jsonl_testkit as common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

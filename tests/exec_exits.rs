@@ -1,7 +1,7 @@
 //! `exec --exits`: exit codes and signals, core dumps, one exit record per process
 //! (whatever its threads do) paired with its exec, and exits a full table could not decide.
 
-mod common;
+use ebpf_jsonl_testkit as common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;

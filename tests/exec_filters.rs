@@ -1,7 +1,7 @@
 //! `exec`'s cgroup identity (path, container id, namespaces) and its filters: --uid,
 //! --comm, --pid (following descendants; a full table of them counted), --cgroup, --match.
 
-mod common;
+use ebpf_jsonl_testkit as common;
 
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;

@@ -2,9 +2,8 @@
 //! accounted when the consumer stalls or the ring buffer fills. How a run ends on
 //! signals is tests/signals.rs's; --output and write errors, tests/output.rs's.
 
-mod common;
-#[path = "common/net.rs"]
-mod net;
+use ebpf_jsonl_testkit as common;
+use ebpf_jsonl_testkit::net;
 
 use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! --output: it appends, SIGHUP reopens it (and a failed reopen keeps the open file),
 //! and a write error there or on stdout ends the run with one line and whole records.
 
-mod common;
+use ebpf_jsonl_testkit as common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

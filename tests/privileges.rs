@@ -2,9 +2,8 @@
 //! same one; capabilities of a user namespace do not count; CAP_BPF and
 //! CAP_PERFMON are enough for exec, cgroups included.
 
-mod common;
-#[path = "common/net.rs"]
-mod net;
+use ebpf_jsonl_testkit as common;
+use ebpf_jsonl_testkit::net;
 
 use common::run_without_caps;
 use net::Pair;

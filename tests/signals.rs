@@ -2,7 +2,7 @@
 //! stdout ends it quietly; SIGHUP without --output drains like SIGTERM unless nohup
 //! ignored it, and SIGUSR1 is harmless.
 
-mod common;
+use ebpf_jsonl_testkit as common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};

@@ -3,78 +3,17 @@
 //! and checks the records against what was sent: exact per-flow counts, and
 //! totals that add up. Needs root; fails (never skips) if it cannot attach.
 
-mod common;
-#[path = "common/net.rs"]
-mod net;
+use ebpf_jsonl_testkit::net;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, TcpListener, TcpStream};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use ebpf_jsonl_testkit::flow_records::*;
+use ebpf_jsonl_testkit::frames::Frame;
 use net::{Pair, V4_A, V4_B, V6_A, V6_B};
 use serde_json::Value;
-
-const ETH: u64 = 14;
-const IP4: u64 = 20;
-const IP6: u64 = 40;
-const UDP: u64 = 8;
-
-fn sa(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
-    SocketAddr::new(ip.into(), port)
-}
-
-fn flows(recs: &[Value]) -> impl Iterator<Item = &Value> {
-    recs.iter().filter(|r| r["type"] == "flow")
-}
-
-fn stats(recs: &[Value]) -> Vec<&Value> {
-    recs.iter().filter(|r| r["type"] == "xdp_stats").collect()
-}
-
-/// (packets, bytes) over every flow record `pick` selects.
-fn sum(recs: &[Value], pick: impl Fn(&Value) -> bool) -> (u64, u64) {
-    flows(recs).filter(|f| pick(f)).fold((0, 0), |(p, b), f| {
-        (
-            p + f["packets"].as_u64().unwrap(),
-            b + f["bytes"].as_u64().unwrap(),
-        )
-    })
-}
-
-/// A UDP flow by its addresses and ports.
-fn udp(src: SocketAddr, dst: SocketAddr) -> impl Fn(&Value) -> bool {
-    move |f| {
-        f["proto"] == "udp"
-            && f["src_ip"] == src.ip().to_string()
-            && f["src_port"] == src.port()
-            && f["dst_ip"] == dst.ip().to_string()
-            && f["dst_port"] == dst.port()
-    }
-}
-
-fn n(v: &Value, field: &str) -> u64 {
-    v[field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{field} missing in {v}"))
-}
-
-/// The output ends with an xdp_stats record, and everything adds up: the
-/// flows' packets and bytes plus the four categories equal the totals.
-fn assert_conserved(recs: &[Value]) -> Value {
-    let last = recs.last().expect("some output").clone();
-    assert_eq!(last["type"], "xdp_stats", "the output ends with the totals");
-    let (fp, fb) = sum(recs, |_| true);
-    let cats = ["untracked", "excluded", "non_ip", "malformed"];
-    let cp: u64 = cats.iter().map(|c| n(&last, &format!("{c}_packets"))).sum();
-    let cb: u64 = cats.iter().map(|c| n(&last, &format!("{c}_bytes"))).sum();
-    assert_eq!(fp + cp, n(&last, "packets"), "packets add up: {last}");
-    assert_eq!(fb + cb, n(&last, "bytes"), "bytes add up: {last}");
-    for f in flows(recs) {
-        assert!(n(f, "packets") > 0, "a flow record moved: {f}");
-    }
-    last
-}
 
 #[test]
 fn udp_over_ipv4_exact_counts_across_intervals() {
@@ -87,12 +26,8 @@ fn udp_over_ipv4_exact_counts_across_intervals() {
     tool.wait_for("the first burst's flow record", udp(src, dst));
     pair.in_b(move || net::send_udp(src, dst, 8, 100));
     thread::sleep(Duration::from_millis(300));
-    let out = tool.stop();
-    assert!(out.status.success(), "{}", out.stderr);
-    assert_eq!(
-        sum(&out.records, udp(src, dst)),
-        (20, 20 * (ETH + IP4 + UDP + 100))
-    );
+    let out = tool.stop_ok();
+    assert_udp(&out.records, src, dst, 20, 100);
     let records = flows(&out.records).filter(|f| udp(src, dst)(f)).count();
     assert!(records >= 2, "deltas in two intervals, got {records}");
     let f = flows(&out.records).find(|f| udp(src, dst)(f)).unwrap();
@@ -106,16 +41,8 @@ fn udp_over_ipv4_exact_counts_across_intervals() {
 fn udp_over_ipv6_exact_counts() {
     let pair = Pair::new(true);
     let tool = pair.tool(&["--interval", "300ms"]);
-    let (src, dst) = (sa(V6_B, 40002), sa(V6_A, 9001));
-    pair.in_b(move || net::send_udp(src, dst, 15, 333));
-    thread::sleep(Duration::from_millis(400));
-    let out = tool.stop();
-    assert!(out.status.success(), "{}", out.stderr);
-    assert_eq!(
-        sum(&out.records, udp(src, dst)),
-        (15, 15 * (ETH + IP6 + UDP + 333))
-    );
-    assert_conserved(&out.records);
+    let ends = (sa(V6_B, 40002), sa(V6_A, 9001));
+    send_and_check_udp(&pair, tool, ends, (15, 333), 400);
 }
 
 #[test]
@@ -127,8 +54,7 @@ fn fragments_of_a_datagram_count_apart_from_its_ports() {
     // first 1472 bytes), 1480 and 48.
     pair.in_b(move || net::send_udp(src, dst, 1, 3000));
     thread::sleep(Duration::from_millis(400));
-    let out = tool.stop();
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = tool.stop_ok();
     let first = sum(&out.records, udp(src, dst));
     assert_eq!(
         first,
@@ -160,12 +86,10 @@ fn fragments_of_a_datagram_count_apart_from_its_ports() {
 
 /// Ethernet B → A, then `l3` (of `ethertype`), padded to the 60-byte minimum.
 fn raw_frame(ethertype: u16, l3: &[u8]) -> Vec<u8> {
-    let mut f = net::MAC_A.to_vec();
-    f.extend_from_slice(&net::MAC_B);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(l3);
-    f.resize(f.len().max(60), 0);
-    f
+    Frame::eth_between(net::MAC_A, net::MAC_B, ethertype)
+        .bytes(l3)
+        .pad_to(60)
+        .0
 }
 
 #[test]
@@ -192,8 +116,7 @@ fn hostile_headers_over_the_wire() {
     let if_b = pair.if_b.clone();
     pair.in_b(move || net::send_frames(&if_b, &[short, deep]));
     thread::sleep(Duration::from_millis(400));
-    let out = tool.stop();
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = tool.stop_ok();
     let last = assert_conserved(&out.records);
     assert_eq!(
         (n(&last, "malformed_packets"), n(&last, "malformed_bytes")),
@@ -223,10 +146,7 @@ fn generic_mode_counts_the_same() {
     pair.in_b(move || net::send_udp(src, dst, 10, 1000));
     thread::sleep(Duration::from_millis(400));
     let out = tool.stop();
-    assert_eq!(
-        sum(&out.records, udp(src, dst)),
-        (10, 10 * (ETH + IP4 + UDP + 1000))
-    );
+    assert_udp(&out.records, src, dst, 10, 1000);
     assert_conserved(&out.records);
 }
 
@@ -319,8 +239,7 @@ fn conservation_with_a_tiny_table_and_many_flows() {
         }
     });
     thread::sleep(Duration::from_millis(300));
-    let out = tool.stop();
-    assert!(out.status.success(), "{}", out.stderr);
+    let out = tool.stop_ok();
     let last = assert_conserved(&out.records);
     for s in stats(&out.records) {
         assert!(n(s, "flows") <= 4, "never more flows than --max-flows: {s}");
@@ -406,10 +325,7 @@ fn excluded_sources_are_counted_but_make_no_flows() {
     let from = |ip: String| move |f: &Value| f["src_ip"] == ip;
     assert_eq!(sum(&out.records, from(V4_B.to_string())), (0, 0));
     assert_eq!(sum(&out.records, from(V6_B.to_string())), (0, 0));
-    assert_eq!(
-        sum(&out.records, udp(kept, dst)),
-        (4, 4 * (ETH + IP4 + UDP + 20))
-    );
+    assert_udp(&out.records, kept, dst, 4, 20);
     assert_eq!(n(&last, "excluded_packets"), 8);
     assert_eq!(
         n(&last, "excluded_bytes"),
@@ -419,25 +335,11 @@ fn excluded_sources_are_counted_but_make_no_flows() {
 
 /// Ethernet (B → A) with VLAN tags, then UDP/IPv4 B → A with `payload` bytes.
 fn tagged_udp(tags: &[u16], sport: u16, dport: u16, payload: usize) -> Vec<u8> {
-    let mut f = net::MAC_A.to_vec();
-    f.extend_from_slice(&net::MAC_B);
-    for &tpid in tags {
-        f.extend_from_slice(&tpid.to_be_bytes());
-        f.extend_from_slice(&[0x00, 0x0a]); // VLAN 10
-    }
-    f.extend_from_slice(&[0x08, 0x00]);
-    let total = (IP4 + UDP) as u16 + payload as u16;
-    f.extend_from_slice(&[0x45, 0]);
-    f.extend_from_slice(&total.to_be_bytes());
-    f.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0]);
-    f.extend_from_slice(&V4_B.octets());
-    f.extend_from_slice(&V4_A.octets());
-    f.extend_from_slice(&sport.to_be_bytes());
-    f.extend_from_slice(&dport.to_be_bytes());
-    f.extend_from_slice(&(UDP as u16 + payload as u16).to_be_bytes());
-    f.extend_from_slice(&[0, 0]);
-    f.resize(f.len() + payload, 0x33);
-    f
+    Frame::eth_between(net::MAC_A, net::MAC_B, 0x0800)
+        .tagged(tags)
+        .ip4(17, V4_B.octets(), V4_A.octets(), &[], 0)
+        .udp(sport, dport, &vec![0x33; payload])
+        .0
 }
 
 #[test]
@@ -472,327 +374,4 @@ fn vlan_tagged_frames_and_ipv4_options() {
         sum(&out.records, udp(sa(V4_B, 7004), sa(V4_A, 7005))),
         (4, 4 * (ETH + 24 + UDP + 30))
     );
-}
-
-/// Waits (generously) until the tool's stderr holds `what`.
-fn wait_stderr(tool: &net::Tool, what: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let err = tool.stderr();
-        if err.contains(what) {
-            return err;
-        }
-        assert!(Instant::now() < deadline, "no {what:?} on stderr: {err}");
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits until the tool has printed an xdp_stats record with `packets`.
-fn wait_packets(tool: &mut net::Tool, packets: u64) {
-    tool.wait_for(&format!("xdp_stats with {packets} packets"), |v| {
-        v["type"] == "xdp_stats" && v["packets"].as_u64() >= Some(packets)
-    });
-}
-
-fn restore_neighbours(pair: &Pair) {
-    for (ns, ifc, peer, m) in [
-        (&pair.ns_a, &pair.if_a, V4_B, net::MAC_B),
-        (&pair.ns_b, &pair.if_b, V4_A, net::MAC_A),
-    ] {
-        net::static_neighbour(ns, ifc, &peer.to_string(), m);
-    }
-}
-
-#[test]
-fn the_interface_going_away_ends_the_run_with_a_final_interval() {
-    let pair = Pair::new(false);
-    let mut tool = pair.tool(&["--interval", "200ms"]);
-    let (src, dst) = (sa(V4_B, 40020), sa(V4_A, 9020));
-    pair.in_b(move || net::send_udp(src, dst, 9, 100));
-    wait_packets(&mut tool, 9);
-    let gone = Instant::now();
-    net::sh(&["ip", "-n", &pair.ns_a, "link", "del", &pair.if_a]);
-    let out = tool.wait(); // at most 30 s, or it fails: it used to run forever
-    let took = gone.elapsed();
-    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
-    assert!(
-        took < Duration::from_secs(15),
-        "noticed within a few 200 ms intervals, took {took:?}"
-    );
-    let want = format!("ebpf-jsonl: error: interface {} went away", pair.if_a);
-    let err: Vec<&str> = out.stderr.lines().filter(|l| l.contains("error")).collect();
-    assert!(
-        err.len() == 1 && err[0].starts_with(&want),
-        "one error line naming the interface: {}",
-        out.stderr
-    );
-    // The final interval is there, and complete.
-    let last = assert_conserved(&out.records);
-    assert_eq!(
-        sum(&out.records, udp(src, dst)),
-        (9, 9 * (ETH + IP4 + UDP + 100))
-    );
-    assert_eq!(n(&last, "packets"), 9, "{last}");
-}
-
-#[test]
-fn a_program_detached_by_someone_else_ends_the_run() {
-    let pair = Pair::new(false);
-    let mut tool = pair.tool(&["--interval", "200ms"]);
-    let (src, dst) = (sa(V4_B, 40023), sa(V4_A, 9023));
-    pair.in_b(move || net::send_udp(src, dst, 3, 100));
-    wait_packets(&mut tool, 3);
-    pair.detach_xdp_link();
-    let out = tool.wait();
-    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
-    assert!(
-        out.stderr.contains(&format!(
-            "ebpf-jsonl: error: the XDP program on {} was detached",
-            pair.if_a
-        )),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(sum(&out.records, udp(src, dst)).0, 3);
-    assert_conserved(&out.records);
-}
-
-#[test]
-fn down_and_up_keeps_counting() {
-    let pair = Pair::new(false);
-    let mut tool = pair.tool(&["--interval", "200ms"]);
-    let (src, dst) = (sa(V4_B, 40021), sa(V4_A, 9021));
-    pair.in_b(move || net::send_udp(src, dst, 5, 100));
-    wait_packets(&mut tool, 5);
-    net::sh(&["ip", "-n", &pair.ns_a, "link", "set", &pair.if_a, "down"]);
-    // Several intervals down: still attached, still running.
-    thread::sleep(Duration::from_millis(1000));
-    assert!(
-        tool.child.try_wait().unwrap().is_none(),
-        "{}",
-        tool.stderr()
-    );
-    assert!(
-        pair.has_xdp(),
-        "attached while down: {}",
-        pair.link_details()
-    );
-    net::sh(&["ip", "-n", &pair.ns_a, "link", "set", &pair.if_a, "up"]);
-    restore_neighbours(&pair);
-    pair.in_b(move || net::send_udp(src, dst, 7, 100));
-    wait_packets(&mut tool, 12);
-    let out = tool.stop();
-    assert!(out.status.success(), "{}", out.stderr);
-    assert!(!out.stderr.contains("error"), "{}", out.stderr);
-    assert_eq!(
-        sum(&out.records, udp(src, dst)),
-        (12, 12 * (ETH + IP4 + UDP + 100))
-    );
-    assert_conserved(&out.records);
-}
-
-#[test]
-fn native_mode_at_mtu_9000_says_what_to_do_and_auto_falls_back() {
-    let pair = Pair::new(false);
-    for (ns, ifc) in [(&pair.ns_a, &pair.if_a), (&pair.ns_b, &pair.if_b)] {
-        net::sh(&["ip", "-n", ns, "link", "set", ifc, "mtu", "9000"]);
-    }
-    let (st, stdout, stderr) =
-        net::run_tool(Some(&pair.ns_a), &["xdp", &pair.if_a, "--mode", "native"]);
-    assert_eq!(st.code(), Some(4), "{stderr}");
-    assert!(stdout.is_empty());
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    for what in [
-        pair.if_a.as_str(),
-        "MTU (9000)",
-        "mtu 1500",
-        "--mode generic",
-        "GRO",
-    ] {
-        assert!(stderr.contains(what), "names {what:?}: {stderr}");
-    }
-    assert!(!pair.has_xdp());
-    // auto: native is refused, generic takes it, and stderr says both.
-    let tool = pair.tool(&["--interval", "200ms"]);
-    let err = wait_stderr(&tool, "after GRO");
-    assert!(err.contains("in generic mode"), "{err}");
-    assert!(
-        err.contains("native mode refused") && err.contains("MTU (9000)"),
-        "{err}"
-    );
-    let (src, dst) = (sa(V4_B, 40022), sa(V4_A, 9022));
-    pair.in_b(move || net::send_udp(src, dst, 4, 5000));
-    thread::sleep(Duration::from_millis(300));
-    let out = tool.stop();
-    assert!(out.status.success(), "{}", out.stderr);
-    assert_eq!(
-        sum(&out.records, udp(src, dst)),
-        (4, 4 * (ETH + IP4 + UDP + 5000))
-    );
-    assert_conserved(&out.records);
-}
-
-#[test]
-fn sigkill_leaves_nothing_attached() {
-    let pair = Pair::new(true);
-    let tool = pair.tool(&[]);
-    assert!(pair.has_xdp(), "attached: {}", pair.link_details());
-    tool.signal(libc::SIGKILL);
-    let out = tool.wait();
-    assert!(!out.status.success());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while pair.has_xdp() {
-        assert!(
-            Instant::now() < deadline,
-            "still attached: {}",
-            pair.link_details()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
-    // And the interface takes a new program at once.
-    let again = pair.tool(&[]);
-    assert!(again.stop().status.success());
-    assert!(!pair.has_xdp());
-}
-
-#[test]
-fn a_busy_interface_is_left_untouched() {
-    let pair = Pair::new(true);
-    let first = pair.tool(&["--interval", "200ms"]);
-    let before = pair.link_details();
-    for mode in ["auto", "native", "generic"] {
-        let (st, stdout, stderr) =
-            net::run_tool(Some(&pair.ns_a), &["xdp", &pair.if_a, "--mode", mode]);
-        assert_eq!(st.code(), Some(1), "--mode {mode}: {stderr}");
-        assert!(stdout.is_empty());
-        assert!(
-            stderr.contains(&pair.if_a) && stderr.contains("already has an XDP program"),
-            "--mode {mode}: {stderr}"
-        );
-    }
-    assert_eq!(pair.link_details(), before, "the attachment did not change");
-    // The first one still counts.
-    let (src, dst) = (sa(V4_B, 40005), sa(V4_A, 9006));
-    pair.in_b(move || net::send_udp(src, dst, 6, 10));
-    thread::sleep(Duration::from_millis(300));
-    let out = first.stop();
-    assert_eq!(sum(&out.records, udp(src, dst)).0, 6);
-}
-
-#[test]
-fn stops_cleanly_on_sigterm_and_duration() {
-    let pair = Pair::new(true);
-    let tool = pair.tool(&["--interval", "10s"]);
-    tool.signal(libc::SIGTERM);
-    let out = tool.wait();
-    assert!(out.status.success(), "{}", out.stderr);
-    assert_conserved(&out.records); // the final interval
-    let t = Instant::now();
-    let (st, stdout, stderr) = net::run_tool(
-        Some(&pair.ns_a),
-        &[
-            "xdp",
-            &pair.if_a,
-            "--duration",
-            "700ms",
-            "--interval",
-            "500ms",
-        ],
-    );
-    assert!(st.success(), "{stderr}");
-    assert!(t.elapsed() < Duration::from_secs(5));
-    let recs: Vec<Value> = stdout
-        .lines()
-        .map(|l| {
-            let v = serde_json::from_str(l).unwrap();
-            common::validate(&v);
-            v
-        })
-        .collect();
-    assert_eq!(
-        stats(&recs).len(),
-        2,
-        "one interval, then the final one: {stdout}"
-    );
-    assert!(!pair.has_xdp());
-}
-
-#[test]
-fn missing_interface_and_bad_values() {
-    let (st, stdout, stderr) = net::run_tool(None, &["xdp", "nosuchif0"]);
-    assert_eq!(st.code(), Some(1), "{stderr}");
-    assert!(stdout.is_empty());
-    assert!(stderr.contains("`nosuchif0`"), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    for (args, names) in [
-        (&["--exclude", "10.0.0.0/33"][..], "10.0.0.0/33"),
-        (&["--exclude", "10.0.0"][..], "10.0.0"),
-        (&["--interval", "5x"][..], "5x"),
-        (&["--idle-timeout", "0s"][..], "0s"),
-        (&["--max-flows", "0"][..], "--max-flows"),
-        (&["--max-flows", "lots"][..], "lots"),
-        (&["--mode", "turbo"][..], "turbo"),
-    ] {
-        let mut all = vec!["xdp", "lo"];
-        all.extend_from_slice(args);
-        let (st, _, stderr) = net::run_tool(None, &all);
-        assert_eq!(st.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(names), "{args:?} named: {stderr}");
-    }
-}
-
-#[test]
-fn a_closed_stdout_ends_the_run_cleanly() {
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
-    let pair = Pair::new(true);
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &pair.ns_a, common::BIN, "xdp", &pair.if_a])
-        .args(["--interval", "100ms"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start ebpf-jsonl");
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap(); // then the pipe's read end closes
-    assert!(first.contains("\"type\":"), "{first}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("still running after its stdout closed");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "{status}");
-    assert!(!pair.has_xdp());
-}
-
-#[test]
-fn check_tries_xdp_on_an_interface_and_leaves_it_clean() {
-    let pair = net::Pair::new(false);
-    let (st, out, err) = net::run_tool(Some(&pair.ns_a), &["check", "--iface", &pair.if_a]);
-    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
-    assert_eq!(st.code(), Some(0), "{v:#}");
-    assert_eq!(v["xdp_attach"]["iface"], pair.if_a.as_str());
-    // veth takes both native and generic XDP.
-    assert_eq!(v["xdp_attach"]["generic"]["attaches"], true, "{v:#}");
-    assert_eq!(v["xdp_attach"]["native"]["attaches"], true, "{v:#}");
-    assert_eq!(v["xdp"]["can_run"], true);
-    assert!(!pair.has_xdp(), "check detaches what it tried");
-
-    // An interface that is not there: xdp cannot run, and check says so.
-    let (st, out, _) = net::run_tool(Some(&pair.ns_a), &["check", "--iface", "nosuchif0"]);
-    assert_eq!(st.code(), Some(1));
-    let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["xdp"]["can_run"], false);
-    assert!(v["xdp_attach"]["native"]["error"]
-        .as_str()
-        .unwrap()
-        .contains("nosuchif0"));
 }

@@ -8,8 +8,6 @@ pub mod exec;
 pub mod values;
 pub mod xdp;
 
-use std::time::Duration;
-
 use clap::{Args, Parser, Subcommand};
 
 pub use common::Common;
@@ -65,17 +63,9 @@ pub enum Command {
     )]
     Completions(CompletionsArgs),
 
-    /// Measures the writer: records/s through the pipeline against serde_json alone
-    #[command(hide = true)]
-    WriterBench(WriterBenchArgs),
-
     /// Prints the man page (roff)
     #[command(after_help = "Example:\n  ebpf-jsonl man > /usr/local/share/man/man1/ebpf-jsonl.1")]
     Man,
-
-    /// Measures the XDP program per packet and on a veth path against baselines, and the table drain
-    #[command(hide = true)]
-    XdpBench(XdpBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -97,54 +87,10 @@ pub struct SchemaArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct WriterBenchArgs {
-    /// Records per run
-    #[arg(long, value_name = "N", default_value_t = 500_000,
-          value_parser = |s: &str| parse_count(s, 1, 100_000_000))]
-    pub records: u32,
-
-    /// Runs of each, interleaved; the median is reported
-    #[arg(long, value_name = "N", default_value_t = 5,
-          value_parser = |s: &str| parse_count(s, 1, 1000))]
-    pub rounds: u32,
-}
-
-#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
-}
-
-#[derive(Debug, Args)]
-pub struct XdpBenchArgs {
-    /// BPF_PROG_TEST_RUN repetitions per measurement (at least 1,000,000)
-    #[arg(long, value_name = "N", default_value_t = 2_000_000,
-          value_parser = |s: &str| parse_count(s, 1_000_000, u32::MAX))]
-    pub repeat: u32,
-
-    /// Measurements of each program, interleaved; the median is reported
-    #[arg(long, value_name = "N", default_value_t = 21,
-          value_parser = |s: &str| parse_count(s, 1, 1000))]
-    pub rounds: u32,
-
-    /// Flows in the table for the drain measurement
-    #[arg(long, value_name = "N", default_value_t = 65536,
-          value_parser = |s: &str| parse_count(s, 1, 1_048_576))]
-    pub flows: u32,
-
-    /// How long each veth measurement counts received packets (e.g. 500ms, 3s)
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    pub veth_time: Duration,
-
-    /// Measurements of each veth configuration, interleaved; the median is reported
-    #[arg(long, value_name = "N", default_value_t = 10,
-          value_parser = |s: &str| parse_count(s, 1, 1000))]
-    pub veth_rounds: u32,
-
-    /// Skip the veth measurement (it creates two network namespaces)
-    #[arg(long)]
-    pub no_veth: bool,
 }
 
 /// Parses the command line: each value through its parser, then what no

@@ -3,11 +3,9 @@
 //! program saw is in exactly one flow or category, so the sums add up.
 
 pub mod attach;
-pub mod bench;
 mod drain;
 #[cfg(test)]
 mod tests;
-mod veth;
 
 bpf_skel!(pub skel, "xdp.skel.rs");
 
@@ -25,10 +23,12 @@ use crate::error::Error;
 use crate::output;
 use crate::pipeline::{self, RecordSender};
 use crate::record::{Record, XdpStatsRecord};
+/// Userspace state per table slot, in bytes (the drain bench reports memory).
+pub use drain::SEEN_BYTES;
 use drain::{Delta, Drainer, Mapping};
 
 // Indexes of xdp_counters.c, as enum xdp_cat in bpf/xdp.h.
-const CAT_UNTRACKED: usize = 0;
+pub const CAT_UNTRACKED: usize = 0;
 const CAT_EXCLUDED: usize = 1;
 const CAT_NON_IP: usize = 2;
 const CAT_MALFORMED: usize = 3;
@@ -37,7 +37,7 @@ const _: () = assert!(size_of::<skel::types::xdp_counters>() == CAT_N * 16);
 /// Index of the total in [`Table::counters`]: every packet the program saw,
 /// which is every packet counted in a flow or a category. (A packet counted
 /// in its flow touches nothing else in the kernel: that is the hot path.)
-const CAT_TOTAL: usize = CAT_N;
+pub const CAT_TOTAL: usize = CAT_N;
 
 pub fn run(args: &XdpArgs) -> Result<(), Error> {
     let ifindex = attach::ifindex(&args.iface)?;

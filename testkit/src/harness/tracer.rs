@@ -1,47 +1,18 @@
-//! Runs the built binary, reads its JSON records, and hands tests the ones
-//! their own children produced (picked out by a unique marker argument: the
-//! machine runs many processes of its own).
-#![allow(dead_code)]
+//! The running tool, as a test drives it: started (optionally in a network
+//! namespace, stalled, or with minimal capabilities), waited on until it says
+//! it is attached, its records read and validated as they come.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_ebpf-jsonl");
-
-/// Checks a record against `ebpf-jsonl schema` (JSON Schema 2020-12), so the
-/// schema and the output cannot drift: every record a test sees goes here.
-pub fn validate(v: &Value) {
-    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
-    let validator = SCHEMA.get_or_init(|| {
-        let out = Command::new(BIN)
-            .arg("schema")
-            .output()
-            .expect("ebpf-jsonl schema");
-        assert!(out.status.success(), "ebpf-jsonl schema failed");
-        let schema: Value = serde_json::from_slice(&out.stdout).expect("schema is JSON");
-        jsonschema::draft202012::new(&schema).expect("a valid draft 2020-12 schema")
-    });
-    if let Err(e) = validator.validate(v) {
-        panic!("record does not match the schema: {e}\n{v}");
-    }
-}
-
-/// A marker unique to this test process and call.
-pub fn marker(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "ebpfjsonl-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+use crate::harness::command::{tool_command, BIN};
+use crate::harness::records::{has_arg, validate};
 
 /// The running tool.
 pub struct Tracer {
@@ -253,6 +224,13 @@ impl Tracer {
         self.wait()
     }
 
+    /// [`Tracer::stop`], and the tool must have exited successfully.
+    pub fn stop_ok(self) -> Finished {
+        let out = self.stop();
+        assert!(out.status.success(), "{}", out.stderr);
+        out
+    }
+
     /// Waits for exit (at most 30 s) and collects everything printed.
     pub fn wait(mut self) -> Finished {
         self.gate.take();
@@ -296,171 +274,4 @@ impl Drop for Tracer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-pub fn has_arg(v: &Value, marker: &str) -> bool {
-    v["type"] == "exec"
-        && v["args"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x == marker))
-}
-
-pub fn args_of(v: &Value) -> Vec<String> {
-    v["args"]
-        .as_array()
-        .expect("args is an array")
-        .iter()
-        .map(|a| a.as_str().expect("each arg is a string").to_string())
-        .collect()
-}
-
-/// Runs a command to completion and returns its pid.
-pub fn run(cmd: &mut Command) -> u32 {
-    let mut c = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn child");
-    let pid = c.id();
-    c.wait().expect("wait child");
-    pid
-}
-
-/// `ebpf-jsonl`, or `ip netns exec NS ebpf-jsonl` inside a network namespace.
-/// Runs `cmd` to completion after moving the child into `cgroup` (before it
-/// execs); returns its pid.
-pub fn run_in_cgroup(cgroup: &std::path::Path, cmd: &mut Command) -> u32 {
-    use std::os::unix::process::CommandExt;
-    let procs = std::ffi::CString::new(cgroup.join("cgroup.procs").to_str().unwrap()).unwrap();
-    // SAFETY: open/write/close only, on data prepared before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
-            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::close(fd);
-            Ok(())
-        });
-    }
-    run(cmd)
-}
-
-/// `ebpf-jsonl` (inside network namespace `ns` if given) as a command to
-/// add arguments to, with default signal dispositions.
-pub fn tool_command(ns: Option<&str>) -> Command {
-    let mut c = match ns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, BIN]);
-            c
-        }
-        None => Command::new(BIN),
-    };
-    default_signals(&mut c);
-    c
-}
-
-/// Gives `cmd` the default disposition of every signal the tests send, and
-/// an empty signal mask, whatever the test runner inherited: a runner
-/// started in the background of a non-interactive shell ignores SIGINT and
-/// SIGQUIT, under nohup SIGHUP, and children inherit that.
-pub fn default_signals(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            for sig in [
-                libc::SIGHUP,
-                libc::SIGINT,
-                libc::SIGQUIT,
-                libc::SIGTERM,
-                libc::SIGUSR1,
-            ] {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-            let mut none: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut none);
-            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-            Ok(())
-        });
-    }
-}
-
-/// Runs `ebpf-jsonl ARGS` without waiting for an attach (usage errors and the like).
-pub fn run_tool(args: &[&str]) -> (ExitStatus, String, String) {
-    run_tool_in(None, args)
-}
-
-/// Like [`run_tool`], inside network namespace `ns` if given.
-pub fn run_tool_in(ns: Option<&str>, args: &[&str]) -> (ExitStatus, String, String) {
-    let out = tool_command(ns)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ebpf-jsonl");
-    (
-        out.status,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Runs `ebpf-jsonl ARGS` as nobody with no capabilities at all (setpriv).
-pub fn run_unprivileged(args: &[&str]) -> std::process::Output {
-    Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            BIN,
-        ])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("setpriv (util-linux)")
-}
-
-/// Runs `ebpf-jsonl ARGS` as root but without the capabilities in `drop`
-/// (names as setpriv spells them: `sys_admin`, `perfmon`): they leave the
-/// bounding set, so the tool's effective set lacks them. Inside network
-/// namespace `ns` if given.
-pub fn run_without_caps(ns: Option<&str>, drop: &[&str], args: &[&str]) -> std::process::Output {
-    let bounding = drop
-        .iter()
-        .map(|c| format!("-{c}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut c = match ns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, "setpriv"]);
-            c
-        }
-        None => Command::new("setpriv"),
-    };
-    c.args([
-        "--inh-caps=-all",
-        &format!("--bounding-set={bounding}"),
-        BIN,
-    ])
-    .args(args)
-    .stdin(Stdio::null())
-    .output()
-    .expect("setpriv (util-linux)")
-}
-
-/// Peak resident set of a live process, in KiB (VmHWM).
-pub fn peak_rss_kib(pid: u32) -> u64 {
-    let mut s = String::new();
-    std::fs::File::open(format!("/proc/{pid}/status"))
-        .and_then(|mut f| f.read_to_string(&mut s))
-        .expect("read /proc/PID/status");
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM line")
 }

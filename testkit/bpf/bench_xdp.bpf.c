@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Baselines for `ebpf-jsonl xdp-bench` (through BPF_PROG_TEST_RUN, and
+/* Baselines for the xdp bench (benches/xdp; through BPF_PROG_TEST_RUN, and
  * attached to the benchmark's own veth pair): an empty program, and the seed
  * tutorial's packet counter as written there: an LRU hash keyed by source
  * IPv4, source port and destination port (a u64), TCP only; lookup, then
@@ -36,27 +36,19 @@ static __always_inline int seed_parse(struct xdp_md *ctx, __u64 *meta)
 	struct iphdr *ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return 0;
-	__u16 sport, dport;
-	int ret;
-	if (ip->protocol == IPPROTO_TCP) {
-		struct tcphdr *tcp = (void *)ip + sizeof(*ip);
-		if ((void *)(tcp + 1) > data_end)
-			return 0;
-		sport = bpf_ntohs(tcp->source);
-		dport = bpf_ntohs(tcp->dest);
-		ret = 1;
-	} else if (ip->protocol == IPPROTO_UDP) {
-		struct udphdr *udp = (void *)ip + sizeof(*ip);
-		if ((void *)(udp + 1) > data_end)
-			return 0;
-		sport = bpf_ntohs(udp->source);
-		dport = bpf_ntohs(udp->dest);
-		ret = 2;
-	} else {
+	__u8 proto = ip->protocol;
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 0;
-	}
+	/* Both headers begin with the ports; each must be there whole. */
+	struct udphdr *l4 = (void *)ip + sizeof(*ip);
+	if ((void *)(l4 + 1) > data_end)
+		return 0;
+	if (proto == IPPROTO_TCP && (void *)l4 + sizeof(struct tcphdr) > data_end)
+		return 0;
+	__u16 sport = bpf_ntohs(l4->source);
+	__u16 dport = bpf_ntohs(l4->dest);
 	*meta = ((__u64)ip->saddr << 32) | ((__u64)sport << 16) | (__u64)dport;
-	return ret;
+	return proto == IPPROTO_TCP ? 1 : 2;
 }
 
 SEC("xdp")

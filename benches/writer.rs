@@ -1,16 +1,45 @@
-//! `ebpf-jsonl writer-bench` (hidden): records per second from the channel
-//! through the writer thread to /dev/null, against serde_json serialising the
-//! same records into a Vec (the ceiling). Interleaved rounds, medians.
+//! The writer: records per second from the channel through the writer
+//! thread to /dev/null, against serde_json serialising the same records into
+//! a Vec (the ceiling). Interleaved rounds, medians.
+//!
+//!   cargo bench --bench writer -- [--records 500000] [--rounds 5]
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::cli::WriterBenchArgs;
-use crate::clock::Timestamp;
-use crate::error::Error;
-use crate::output::{self, FileSink};
-use crate::pipeline;
-use crate::record::{Comm, ExecId, ExecRecord, ExecText, FlowRecord, IpProto, Record};
+use clap::Parser;
+use ebpf_jsonl::cli::parse_count;
+use ebpf_jsonl::clock::Timestamp;
+use ebpf_jsonl::error::Error;
+use ebpf_jsonl::output::{self, FileSink};
+use ebpf_jsonl::pipeline;
+use ebpf_jsonl::record::{Comm, ExecId, ExecRecord, ExecText, FlowRecord, IpProto, Record};
+use ebpf_jsonl_testkit::stats::median;
+
+#[derive(Debug, Parser)]
+#[command(about = "Measures the writer: records/s through the pipeline against serde_json alone")]
+struct Args {
+    /// Records per run
+    #[arg(long, value_name = "N", default_value_t = 500_000,
+          value_parser = |s: &str| parse_count(s, 1, 100_000_000))]
+    records: u32,
+
+    /// Runs of each, interleaved; the median is reported
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = |s: &str| parse_count(s, 1, 1000))]
+    rounds: u32,
+
+    /// Passed by `cargo bench`; ignored
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn main() {
+    if let Err(e) = run(&Args::parse()) {
+        eprintln!("writer bench: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
 
 fn exec(i: u64) -> Record {
     let args = format!("/usr/bin/curl\0-sS\0--max-time\05\0https://example.invalid/api/v1/items/{i}\0-o\0/tmp/out\0");
@@ -111,12 +140,7 @@ fn pipeline_run(records: Vec<Record>) -> Result<Duration, Error> {
     Ok(t.elapsed())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-pub fn writer(args: &WriterBenchArgs) -> Result<(), Error> {
+fn run(args: &Args) -> Result<(), Error> {
     let n = args.records as u64;
     let mut out = String::new();
     out.push_str(&format!(
@@ -140,7 +164,7 @@ pub fn writer(args: &WriterBenchArgs) -> Result<(), Error> {
             let recs: Vec<Record> = (0..n).map(make).collect();
             pipe.push(n as f64 / pipeline_run(recs)?.as_secs_f64());
         }
-        let (c, p) = (median(ceil), median(pipe));
+        let (c, p) = (median(&ceil), median(&pipe));
         out.push_str(&format!("| {name} | {c:.0} | {p:.0} | {:.2} |\n", p / c));
     }
     std::io::stdout()

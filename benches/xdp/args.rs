@@ -1,0 +1,44 @@
+//! The xdp bench's flags (after `--`: `cargo bench --bench xdp -- --rounds 5`).
+
+use std::time::Duration;
+
+use clap::Parser;
+use ebpf_jsonl::cli::{parse_count, parse_duration};
+
+#[derive(Debug, Parser)]
+#[command(
+    about = "Measures the XDP program per packet and on a veth path against baselines, and the table drain"
+)]
+pub struct Args {
+    /// BPF_PROG_TEST_RUN repetitions per measurement (at least 1,000,000)
+    #[arg(long, value_name = "N", default_value_t = 2_000_000,
+          value_parser = |s: &str| parse_count(s, 1_000_000, u32::MAX))]
+    pub repeat: u32,
+
+    /// Measurements of each program, interleaved; the median is reported
+    #[arg(long, value_name = "N", default_value_t = 21,
+          value_parser = |s: &str| parse_count(s, 1, 1000))]
+    pub rounds: u32,
+
+    /// Flows in the table for the drain measurement
+    #[arg(long, value_name = "N", default_value_t = 65536,
+          value_parser = |s: &str| parse_count(s, 1, 1_048_576))]
+    pub flows: u32,
+
+    /// How long each veth measurement counts received packets (e.g. 500ms, 3s)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub veth_time: Duration,
+
+    /// Measurements of each veth configuration, interleaved; the median is reported
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = |s: &str| parse_count(s, 1, 1000))]
+    pub veth_rounds: u32,
+
+    /// Skip the veth measurement (it creates two network namespaces)
+    #[arg(long)]
+    pub no_veth: bool,
+
+    /// Passed by `cargo bench`; ignored
+    #[arg(long, hide = true)]
+    pub bench: bool,
+}

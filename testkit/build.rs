@@ -1,0 +1,44 @@
+//! Compiles the benchmarks' baseline XDP programs (bpf/bench_xdp.bpf.c, with
+//! the product's bpf/ for vmlinux.h) into a skeleton under OUT_DIR, and
+//! tells the harness where cargo puts the ebpf-jsonl binary.
+
+use std::env;
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::process::exit;
+
+use libbpf_cargo::SkeletonBuilder;
+
+fn main() {
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
+    let product_bpf = manifest.join("../bpf");
+    let src = manifest.join("bpf/bench_xdp.bpf.c");
+    println!("cargo:rerun-if-changed=bpf");
+    println!("cargo:rerun-if-changed=../bpf/vmlinux.h");
+    if let Err(e) = SkeletonBuilder::new()
+        .source(&src)
+        .clang_args([
+            OsStr::new("-I"),
+            product_bpf.as_os_str(),
+            OsStr::new("-Wall"),
+        ])
+        .build_and_generate(out.join("bench_xdp.skel.rs"))
+    {
+        eprintln!(
+            "\nebpf-jsonl-testkit: compiling {} failed: {e:#}\n",
+            src.display()
+        );
+        exit(1);
+    }
+    // OUT_DIR is <target>/<profile>/build/<package>-<hash>/out; cargo puts the
+    // binary that integration tests and benches run at <target>/<profile>/.
+    let profile_dir = out
+        .ancestors()
+        .nth(3)
+        .expect("OUT_DIR under target/<profile>");
+    println!(
+        "cargo:rustc-env=EBPF_JSONL_BIN={}",
+        profile_dir.join("ebpf-jsonl").display()
+    );
+}

@@ -1,0 +1,17 @@
+//! The benches' baseline XDP programs (bpf/bench_xdp.bpf.c): `xdp_empty`
+//! (XDP_PASS) and `xdp_seed` (the seed tutorial's LRU-hash counter), as a
+//! libbpf-rs skeleton (generated code, so lints are off).
+
+#[allow(
+    clippy::all,
+    non_camel_case_types,
+    non_snake_case,
+    dead_code,
+    unused_imports,
+    missing_docs
+)]
+mod skel {
+    include!(concat!(env!("OUT_DIR"), "/bench_xdp.skel.rs"));
+}
+
+pub use skel::*;

@@ -1,0 +1,25 @@
+//! ebpf-jsonl's test and benchmark tooling, one home for what the tests
+//! (tests/*.rs, the library's unit tests) and the benches (benches/*) share:
+//! - the tool harness at the root (from [`harness`]): run the built binary,
+//!   read and validate its records, markers;
+//! - [`net`]: network namespaces and veth pairs (always removed), senders,
+//!   captures and a flood that run inside them;
+//! - [`flow_records`]: `ebpf-jsonl xdp`'s records as the veth tests check them;
+//! - [`frames`]: the one builder of raw Ethernet frames;
+//! - [`baseline`]: the benches' baseline XDP programs (an empty one and the
+//!   seed tutorial's design), built here and never into the product;
+//! - [`procfs`], [`stats`]: /proc readings and medians.
+//!
+//! This crate never depends on ebpf-jsonl (as its dev-dependency that would
+//! build the library twice); benches use both.
+
+pub mod baseline;
+pub mod flow_records;
+pub mod frames;
+pub mod harness;
+pub mod net;
+pub mod procfs;
+pub mod stats;
+
+pub use harness::*;
+pub use procfs::peak_rss_kib;
