@@ -12,37 +12,15 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "exec.h"
+#include "exec_syscall.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#if defined(__TARGET_ARCH_arm64)
-#define NR_execve 221
-#define NR_execveat 281
-/* AArch32 tasks (thread_info.flags & 1 << TIF_32BIT) use the arm table. */
-#define TIF_32BIT 22
-#define NR_compat_execve 11
-#define NR_compat_execveat 387
-#else
-#define NR_execve 59
-#define NR_execveat 322
-/* int $0x80 / sysenter (ia32): thread_info.status & TS_COMPAT, the i386 table. */
-#define TS_COMPAT 0x0002
-#define NR_compat_execve 11
-#define NR_compat_execveat 358
-/* x32: the syscall number carries __X32_SYSCALL_BIT. */
-#define X32_SYSCALL_BIT 0x40000000
-#define NR_x32_execve 520
-#define NR_x32_execveat 545
-#endif
+/* Never read: exports exec.h's enums to the skeleton (see exec.h). */
+struct exec_exports exec_exports;
 
 #define SIGNAL_GROUP_EXIT 0x00000004
-#define AT_FDCWD -100
 #define EEXIST 17
-
-/* argv elements a failed exec's argv is followed for, and bytes of it measured beyond the
- * cap, before its whole size is given up as unknown. */
-#define ARGV_MAX_ELEMS 1024
-#define ARGV_MEASURE_MAX (1024 * 1024)
 
 /* Set by userspace before load. */
 const volatile __u32 argv_cap = 4096;
@@ -250,104 +228,7 @@ static __always_inline struct exec_event *begin_event(struct task_struct *task, 
 	return e;
 }
 
-/* ---- cgroup section (see struct exec_cgroup) ---- */
-
-/* cgroup id → the cgroup_epoch its names were last sent in. LRU: an id it
- * forgets just has its names sent again. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u32);
-} cgroup_sent SEC(".maps");
-
-/* Set by userspace each time its cache of names forgets (see exec.h). */
-__u32 cgroup_epoch;
-
-/* Before 6.15, kernfs_node's parent was `parent`; now it is `__parent`. */
-struct kernfs_node___old {
-	struct kernfs_node *parent;
-} __attribute__((preserve_access_index));
-
-static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
-{
-	if (bpf_core_field_exists(kn->__parent))
-		return BPF_CORE_READ(kn, __parent);
-	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
-}
-
-/* Writes the cgroup section at `at` bytes into e->data: the current task's
- * cgroup v2 names, read from kernfs at the event, unless this epoch already
- * sent them. Names sent go with cgroup_id read from the same node, so id and
- * names always agree.
- * Returns the bytes written; `*whole` says whether they hold every name. */
-static __always_inline __u32 append_cgroup(struct exec_event *e, __u64 at, bool *whole)
-{
-	if (at > ARGV_MAX_LEN + FILENAME_MAX_LEN)
-		return 0;
-	struct exec_cgroup *c = (void *)(e->data + at);
-	char *names = e->data + at + sizeof(*c);
-	/* The offset lives in the event (exit_status, unused by an exec until
-	 * submit), not in a register: the verifier does not track its range
-	 * there, so every path through one level meets the next level in the
-	 * same state, and the walk is checked once per level, not once per
-	 * combination of name lengths (which 5.10 and 6.1 give up on). */
-	volatile __u32 *offp = &e->h.exit_status;
-	__u32 off;
-	__u8 depth = 0, flags = 0;
-	bool top = false;
-
-	/* cgroup_id is the helper's: the id of the node walked below */
-	__u32 *sent = bpf_map_lookup_elem(&cgroup_sent, &e->h.cgroup_id);
-	if (sent && *sent == cgroup_epoch) {
-		c->len_lo = 0;
-		c->len_hi = 0;
-		c->depth = 0;
-		c->flags = CGROUP_F_SENT;
-		return sizeof(*c);
-	}
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
-	/* The same node the helper read, unless the task moved in between. */
-	e->h.cgroup_id = BPF_CORE_READ(kn, id);
-	*offp = 0;
-	for (__u32 i = 0; i < CGROUP_DEPTH_MAX; i++) {
-		struct kernfs_node *parent = kn ? kn_parent(kn) : NULL;
-		if (!parent) {
-			top = true;
-			break;
-		}
-		off = *offp;
-		if (off >= CGROUP_NAMES_MAX)
-			break;
-		__u32 room = CGROUP_NAMES_MAX - off;
-		if (room > CGROUP_NAME_ROOM)
-			room = CGROUP_NAME_ROOM;
-		/* Opaque to the compiler, so the masks below stay for the verifier. */
-		__u32 o = off;
-		barrier_var(o);
-		barrier_var(room);
-		long n = bpf_probe_read_kernel_str(names + (o & (CGROUP_NAMES_MAX - 1)),
-						   room & (2 * CGROUP_NAME_ROOM - 1),
-						   BPF_CORE_READ(kn, name));
-		/* n == room below a whole name's room: possibly cut, so not kept */
-		if (n <= 0 || ((__u32)n == room && room < CGROUP_NAME_ROOM))
-			break;
-		*offp = off + n; /* at most CGROUP_NAMES_MAX */
-		depth++;
-		kn = parent;
-	}
-	off = *offp & (2 * CGROUP_NAMES_MAX - 1);
-	e->h.exit_status = 0;
-	if (!top)
-		flags |= CGROUP_F_CUT;
-	*whole = top;
-	c->len_lo = off & 0xff;
-	c->len_hi = off >> 8;
-	c->depth = depth;
-	c->flags = flags;
-	return sizeof(*c) + off;
-}
+#include "exec_cgroup.bpf.h"
 
 static __always_inline void submit(struct exec_event *e, __u64 used)
 {
@@ -479,73 +360,6 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 		count_drop(DROP_PIDS);
 	return 0;
 }
-
-/* Is the current syscall a 32-bit compat one (ia32 on x86-64, AArch32 on
- * arm64)? Their numbers index another table: i386's 59 is not execve. */
-static __always_inline bool compat_syscall(void)
-{
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-#if defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(t, thread_info.flags) & (1UL << TIF_32BIT);
-#else
-	return BPF_CORE_READ(t, thread_info.status) & TS_COMPAT;
-#endif
-}
-
-/* execve/execveat's arguments, or false if syscall `id` is neither. Most
- * syscalls cost a few compares; the task is read only for execve's and
- * execveat's numbers in either table (i386's 11 is also native munmap). */
-static __always_inline bool exec_call(struct pt_regs *regs, long id, struct exec_args *a)
-{
-	bool at;
-	if (id == NR_execve || id == NR_execveat) {
-		if (compat_syscall())
-			return false;
-		at = id == NR_execveat;
-#if defined(__TARGET_ARCH_x86)
-	} else if (id == (X32_SYSCALL_BIT | NR_x32_execve) ||
-		   id == (X32_SYSCALL_BIT | NR_x32_execveat)) {
-		/* x32: the native registers, 4-byte pointers in argv */
-		a->compat = 1;
-		at = id == (X32_SYSCALL_BIT | NR_x32_execveat);
-#endif
-	} else if (id == NR_compat_execve || id == NR_compat_execveat) {
-		if (!compat_syscall())
-			return false;
-		a->compat = 1;
-		at = id == NR_compat_execveat;
-#if defined(__TARGET_ARCH_x86)
-		/* i386 passes arguments in ebx, ecx, edx, esi, edi */
-		if (at) {
-			a->dirfd = (__s32)BPF_CORE_READ(regs, bx);
-			a->filename = (__u32)BPF_CORE_READ(regs, cx);
-			a->argv = (__u32)BPF_CORE_READ(regs, dx);
-		} else {
-			a->dirfd = AT_FDCWD;
-			a->filename = (__u32)BPF_CORE_READ(regs, bx);
-			a->argv = (__u32)BPF_CORE_READ(regs, cx);
-		}
-		return true;
-#endif
-	} else {
-		return false;
-	}
-	if (at) {
-		a->dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-		a->filename = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		a->argv = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	} else {
-		a->dirfd = AT_FDCWD;
-		a->filename = PT_REGS_PARM1_CORE_SYSCALL(regs);
-		a->argv = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	}
-	if (a->compat) {
-		a->filename = (__u32)a->filename;
-		a->argv = (__u32)a->argv;
-	}
-	return true;
-}
-
 static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 {
 	struct exec_args a = {};
@@ -556,91 +370,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 		count_drop(DROP_INFLIGHT);
 	return 0;
 }
-
-/* argv[i] of the caller: 4-byte pointers for a 32-bit ABI. */
-static __always_inline long user_argv_elem(const struct exec_args *a, __u32 i, __u64 *arg)
-{
-	/* 4 or 8 without a branch: one path for the verifier, not two per element */
-	__u32 psize = 8 - 4 * (a->compat & 1);
-	*arg = 0;
-	return bpf_probe_read_user(arg, psize, (void *)(a->argv + (__u64)i * psize));
-}
-
-/* Reads argv element by element from the caller's memory (it is still there:
- * the exec failed) into `buf`: whole elements while they fit, then the exact
- * prefix of the one the byte cap cuts. Returns the bytes written to `buf`;
- * `*next` is the first element not read whole, `*whole` the bytes before it. */
-static __always_inline __u32 read_user_argv(char *buf, const struct exec_args *a, __u32 *next,
-					    __u32 *whole, __u16 *flags)
-{
-	__u32 off = 0;
-	__u32 i;
-	for (i = 0; i < ARGV_MAX_ELEMS; i++) {
-		__u64 arg;
-		if (user_argv_elem(a, i, &arg)) {
-			*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
-			break;
-		}
-		if (!arg)
-			break;
-		if (i >= max_args || off >= argv_cap || off >= ARGV_MAX_LEN) {
-			*flags |= EXEC_F_ARGV_CUT;
-			break;
-		}
-		__u32 room = argv_cap - off;
-		if (room > ARGV_MAX_LEN - off)
-			room = ARGV_MAX_LEN - off;
-		/* Opaque to the compiler, so the masks below stay for the verifier:
-		 * the offset is below ARGV_MAX_LEN and the size 1 to ARGV_MAX_LEN. */
-		__u32 at = off;
-		barrier_var(at);
-		barrier_var(room);
-		long n = bpf_probe_read_user_str(buf + (at & (ARGV_MAX_LEN - 1)),
-						 ((room - 1) & (ARGV_MAX_LEN - 1)) + 1, (void *)arg);
-		if (n <= 0) {
-			*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
-			break;
-		}
-		if ((__u32)n >= room) {
-			/* filled the room: kept as its exact prefix, NUL-closed */
-			*flags |= EXEC_F_ARGV_CUT;
-			*whole = off;
-			*next = i;
-			return off + n;
-		}
-		off += n;
-	}
-	if (i == ARGV_MAX_ELEMS)
-		*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
-	*whole = off;
-	*next = i;
-	return off;
-}
-
-/* The bytes of argv from element `from` on, each measured in the throwaway
- * half of `buf`; EXEC_F_SIZE_UNKNOWN if that cannot be done (unreadable, an
- * element longer than that half, too many elements or bytes). */
-static __always_inline __u32 measure_user_argv(char *buf, const struct exec_args *a, __u32 from,
-					       __u16 *flags)
-{
-	__u32 total = 0;
-	for (__u32 j = 0; j < ARGV_MAX_ELEMS; j++) {
-		__u32 i = from + j;
-		if (i >= ARGV_MAX_ELEMS)
-			break;
-		__u64 arg;
-		if (user_argv_elem(a, i, &arg))
-			break;
-		if (!arg)
-			return total;
-		long n = bpf_probe_read_user_str(buf + ARGV_MAX_LEN, ARGV_MAX_LEN, (void *)arg);
-		if (n <= 0 || n >= ARGV_MAX_LEN || total > ARGV_MEASURE_MAX)
-			break;
-		total += n;
-	}
-	*flags |= EXEC_F_SIZE_UNKNOWN;
-	return total;
-}
+#include "exec_argv.bpf.h"
 
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 {
@@ -680,75 +410,17 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	submit(e, n + len);
 	return 0;
 }
+/* Each hook as tp_btf and raw_tp (NAME_btf, NAME_raw), with the same body:
+ * userspace loads the flavour that works. */
+#define HOOK(name, tp, call, args...)                              \
+	SEC("tp_btf/" tp) int BPF_PROG(name##_btf, args) { return call; } \
+	SEC("raw_tp/" tp) int BPF_PROG(name##_raw, args) { return call; }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	return on_exec(p, old_pid, bprm);
-}
-
-SEC("raw_tp/sched_process_exec")
-int BPF_PROG(exec_raw, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	return on_exec(p, old_pid, bprm);
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(exit_btf, struct task_struct *p)
-{
-	return on_exit(p);
-}
-
-SEC("raw_tp/sched_process_exit")
-int BPF_PROG(exit_raw, struct task_struct *p)
-{
-	return on_exit(p);
-}
-
-SEC("tp_btf/sched_process_free")
-int BPF_PROG(free_btf, struct task_struct *p)
-{
-	return on_free(p);
-}
-
-SEC("raw_tp/sched_process_free")
-int BPF_PROG(free_raw, struct task_struct *p)
-{
-	return on_free(p);
-}
-
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
-{
-	return on_fork(parent, child);
-}
-
-SEC("raw_tp/sched_process_fork")
-int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
-{
-	return on_fork(parent, child);
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
-{
-	return on_sys_enter(regs, id);
-}
-
-SEC("raw_tp/sys_enter")
-int BPF_PROG(sys_enter_raw, struct pt_regs *regs, long id)
-{
-	return on_sys_enter(regs, id);
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
-{
-	return on_sys_exit(regs, ret);
-}
-
-SEC("raw_tp/sys_exit")
-int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
-{
-	return on_sys_exit(regs, ret);
-}
+HOOK(exec, "sched_process_exec", on_exec(p, old_pid, bprm), struct task_struct *p, pid_t old_pid,
+     struct linux_binprm *bprm)
+HOOK(exit, "sched_process_exit", on_exit(p), struct task_struct *p)
+HOOK(free, "sched_process_free", on_free(p), struct task_struct *p)
+HOOK(fork, "sched_process_fork", on_fork(parent, child), struct task_struct *parent,
+     struct task_struct *child)
+HOOK(sys_enter, "sys_enter", on_sys_enter(regs, id), struct pt_regs *regs, long id)
+HOOK(sys_exit, "sys_exit", on_sys_exit(regs, ret), struct pt_regs *regs, long ret)

@@ -8,6 +8,9 @@ use libbpf_rs::PrintLevel;
 
 use crate::error::Error;
 
+mod percpu;
+pub use percpu::sum_percpu;
+
 const CAP_DAC_READ_SEARCH: u32 = 2;
 const CAP_NET_ADMIN: u32 = 12;
 const CAP_SYS_ADMIN: u32 = 21;

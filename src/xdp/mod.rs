@@ -5,11 +5,10 @@
 pub mod attach;
 pub mod bench;
 mod drain;
+pub mod skel;
 #[cfg(test)]
 mod tests;
 mod veth;
-
-bpf_skel!(pub skel, "xdp.skel.rs");
 
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
@@ -17,7 +16,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use libbpf_rs::{MapCore, MapFlags};
+use libbpf_rs::MapCore;
 
 use crate::cli::XdpArgs;
 use crate::clock::Timestamp;
@@ -27,17 +26,11 @@ use crate::pipeline::{self, RecordSender};
 use crate::record::{Record, XdpStatsRecord};
 use drain::{Delta, Drainer, Mapping};
 
-// Indexes of xdp_counters.c, as enum xdp_cat in bpf/xdp.h.
-const CAT_UNTRACKED: usize = 0;
-const CAT_EXCLUDED: usize = 1;
-const CAT_NON_IP: usize = 2;
-const CAT_MALFORMED: usize = 3;
-const CAT_N: usize = 4;
-const _: () = assert!(size_of::<skel::types::xdp_counters>() == CAT_N * 16);
+pub use skel::{CAT_EXCLUDED, CAT_MALFORMED, CAT_N, CAT_NON_IP, CAT_UNTRACKED};
 /// Index of the total in [`Table::counters`]: every packet the program saw,
 /// which is every packet counted in a flow or a category. (A packet counted
 /// in its flow touches nothing else in the kernel: that is the hot path.)
-const CAT_TOTAL: usize = CAT_N;
+pub const CAT_TOTAL: usize = CAT_N;
 
 pub fn run(args: &XdpArgs) -> Result<(), Error> {
     let ifindex = attach::ifindex(&args.iface)?;
@@ -253,20 +246,11 @@ impl<'a> Table<'a> {
 }
 
 fn read_counters(map: &dyn MapCore) -> Result<[(u64, u64); CAT_N], Error> {
-    let per_cpu = map
-        .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+    // struct xdp_counters: (packets, bytes) per category.
+    let words: [u64; 2 * CAT_N] = crate::kernel::sum_percpu(map, 0)
         .map_err(|e| Error::Failure(format!("reading the xdp counters: {e}")))?
         .ok_or_else(|| Error::Failure("reading the xdp counters: no entry".into()))?;
-    let mut sum = [(0u64, 0u64); CAT_N];
-    for v in &per_cpu {
-        let word = |i: usize| {
-            v.get(i * 8..i * 8 + 8)
-                .map_or(0, |b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))
-        };
-        for (cat, s) in sum.iter_mut().enumerate() {
-            s.0 += word(cat * 2);
-            s.1 += word(cat * 2 + 1);
-        }
-    }
-    Ok(sum)
+    Ok(std::array::from_fn(|cat| {
+        (words[2 * cat], words[2 * cat + 1])
+    }))
 }
