@@ -12,7 +12,6 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "exec.h"
-#include "exec_syscall.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -360,56 +359,9 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 		count_drop(DROP_PIDS);
 	return 0;
 }
-static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
-{
-	struct exec_args a = {};
-	if (!exec_call(regs, id, &a))
-		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY))
-		count_drop(DROP_INFLIGHT);
-	return 0;
-}
-#include "exec_argv.bpf.h"
 
-static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct exec_args *a = bpf_map_lookup_elem(&inflight, &tid);
-	if (!a)
-		return 0;
-	struct exec_args args = *a;
-	bpf_map_delete_elem(&inflight, &tid);
-	if (ret >= 0)
-		return 0;
+#include "exec_failed.bpf.h"
 
-	struct exec_event *e = begin_event((struct task_struct *)bpf_get_current_task(), false);
-	if (!e)
-		return 0;
-	e->h.kind = EV_EXEC;
-	e->h.ret = ret;
-	e->h.exec_ns = e->h.ts_boot_ns;
-	__u32 next = 0, whole = 0;
-	__u32 len = read_user_argv(e->data, &args, &next, &whole, &e->h.flags);
-	/* at most ARGV_MAX_LEN; the mask (a no-op) shows the verifier the filename's room */
-	len &= 2 * ARGV_MAX_LEN - 1;
-	e->h.argv_len = len;
-	/* The whole argv's size: what was read whole, plus the rest measured.
-	 * `next` goes through the event (exit_status, unused by an exec), so the
-	 * verifier checks the measuring loop once, not once per exit of the first. */
-	e->h.argv_size = whole;
-	e->h.exit_status = next;
-	if ((e->h.flags & (EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN)) == EXEC_F_ARGV_CUT)
-		e->h.argv_size += measure_user_argv(e->data, &args,
-						    *(volatile __u32 *)&e->h.exit_status, &e->h.flags);
-	e->h.exit_status = 0;
-	long n = bpf_probe_read_user_str(e->data + len, FILENAME_MAX_LEN, (void *)args.filename);
-	if (n < 0)
-		n = 0;
-	e->h.filename_len = n;
-	submit(e, n + len);
-	return 0;
-}
 /* Each hook as tp_btf and raw_tp (NAME_btf, NAME_raw), with the same body:
  * userspace loads the flavour that works. */
 #define HOOK(name, tp, call, args...)                              \

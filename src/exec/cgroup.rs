@@ -8,8 +8,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::skel::types::exec_cgroup;
-use super::skel::{CGROUP_F_CUT, CGROUP_F_SENT};
+use super::skel::types::{cgroup_flag, exec_cgroup};
 
 /// Where the cgroup v2 hierarchy is mounted (e.g. /sys/fs/cgroup, or
 /// /sys/fs/cgroup/unified on hybrid systems).
@@ -64,6 +63,10 @@ pub struct Resolved {
 
 /// Bytes of the section's header, struct exec_cgroup in bpf/exec.h.
 const SECTION_HDR: usize = size_of::<exec_cgroup>();
+
+// exec_cgroup.flags bits (enum cgroup_flag in bpf/exec.h), as the u8 the field is.
+const CGROUP_F_CUT: u8 = cgroup_flag::CGROUP_F_CUT.0 as u8;
+const CGROUP_F_SENT: u8 = cgroup_flag::CGROUP_F_SENT.0 as u8;
 
 // SAFETY: exec_cgroup is plain old data generated from BTF (four bytes).
 unsafe impl plain::Plain for exec_cgroup {}

@@ -3,10 +3,14 @@
 
 use std::mem::size_of;
 
-use super::skel::types::{exec_hdr, exec_kind};
-use super::skel::{EXEC_F_ARGV_CUT, EXEC_F_FDPATH, EXEC_F_SIZE_UNKNOWN};
+use super::skel::types::{exec_flag, exec_hdr, exec_kind};
 use crate::clock::BootClock;
 use crate::record::{Comm, ExecId, ExecRecord, ExecText, ExitRecord, Record};
+
+// exec_hdr.flags bits (enum exec_flag in bpf/exec.h), as the u16 the field is.
+const EXEC_F_FDPATH: u16 = exec_flag::EXEC_F_FDPATH.0 as u16;
+const EXEC_F_ARGV_CUT: u16 = exec_flag::EXEC_F_ARGV_CUT.0 as u16;
+const EXEC_F_SIZE_UNKNOWN: u16 = exec_flag::EXEC_F_SIZE_UNKNOWN.0 as u16;
 
 // SAFETY: exec_hdr is plain old data generated from BTF (integers and byte arrays).
 unsafe impl plain::Plain for exec_hdr {}

@@ -11,11 +11,14 @@ use libbpf_rs::libbpf_sys;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject, ProgramMut};
 
-pub use super::skel::PROBES;
+use super::skel::types::xdp_limit;
 use super::skel::{XdpSkel, XdpSkelBuilder};
 use crate::cli::{Cidr, XdpMode};
 use crate::error::Error;
 use crate::kernel;
+
+/// XDP_PROBES in bpf/xdp.h: a flow lives in one of this many slots from its hash.
+pub const PROBES: u32 = xdp_limit::XDP_PROBES.0;
 
 /// Slots for `max_flows` flows: four times as many (rounded up to a power of
 /// two), so a flow's probe window does not fill up before the table does.

@@ -15,11 +15,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::skel::types::{flow_key, flow_slot};
-use super::skel::{FLOW_FRAGMENT, PROBES, SLOT_ACTIVE, SLOT_FREE, SLOT_RETIRED};
+use super::attach::PROBES;
+use super::skel::types::{flow_flag, flow_key, flow_slot, slot_state};
 use crate::clock::Timestamp;
 use crate::error::Error;
 use crate::record::{FlowRecord, IpProto};
+
+// flow_slot.state (enum slot_state in bpf/xdp.h), as the u64 the field is;
+// SLOT_CLAIMING is skipped like FREE.
+const SLOT_FREE: u64 = slot_state::SLOT_FREE.0 as u64;
+const SLOT_ACTIVE: u64 = slot_state::SLOT_ACTIVE.0 as u64;
+const SLOT_RETIRED: u64 = slot_state::SLOT_RETIRED.0 as u64;
+/// flow_key.flags: a flow of later fragments (enum flow_flag in bpf/xdp.h).
+const FLOW_FRAGMENT: u16 = flow_flag::FLOW_FRAGMENT.0 as u16;
 
 /// How long a retired slot is kept before it is freed. The program holds a
 /// slot for nanoseconds; this is a wide margin.

@@ -4,7 +4,7 @@
 
 pub mod attach;
 pub mod bench;
-mod drain;
+pub mod drain;
 pub mod skel;
 #[cfg(test)]
 mod tests;
@@ -25,8 +25,15 @@ use crate::output;
 use crate::pipeline::{self, RecordSender};
 use crate::record::{Record, XdpStatsRecord};
 use drain::{Delta, Drainer, Mapping};
+use skel::types::{xdp_cat, xdp_counter, xdp_counters};
 
-pub use skel::{CAT_EXCLUDED, CAT_MALFORMED, CAT_N, CAT_NON_IP, CAT_UNTRACKED};
+// Indexes of xdp_counters.c (enum xdp_cat in bpf/xdp.h).
+pub const CAT_UNTRACKED: usize = xdp_cat::CAT_UNTRACKED.0 as usize;
+pub const CAT_EXCLUDED: usize = xdp_cat::CAT_EXCLUDED.0 as usize;
+pub const CAT_NON_IP: usize = xdp_cat::CAT_NON_IP.0 as usize;
+pub const CAT_MALFORMED: usize = xdp_cat::CAT_MALFORMED.0 as usize;
+pub const CAT_N: usize = xdp_cat::CAT_N.0 as usize;
+const _: () = assert!(size_of::<xdp_counters>() == CAT_N * size_of::<xdp_counter>());
 /// Index of the total in [`Table::counters`]: every packet the program saw,
 /// which is every packet counted in a flow or a category. (A packet counted
 /// in its flow touches nothing else in the kernel: that is the hot path.)

@@ -1,7 +1,8 @@
 //! drain.rs on a plain slice of slots, with the program's moves played by hand.
 
 use super::*;
-use crate::xdp::skel::SLOT_CLAIMING;
+
+const SLOT_CLAIMING: u64 = slot_state::SLOT_CLAIMING.0 as u64;
 
 /// A key as the program builds it (see struct flow_key in bpf/xdp.h).
 pub fn key(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16) -> [u64; 5] {
@@ -53,33 +54,73 @@ fn key_with_flags(
     w
 }
 
-fn table(n: usize) -> Vec<Slot> {
-    (0..n)
-        .map(|_| Slot {
+/// A flow table as the program and a drainer share it, from time `t0` on.
+struct Rig {
+    t0: Instant,
+    t: Vec<Slot>,
+    nflows: AtomicU64,
+    d: Drainer,
+}
+
+impl Rig {
+    /// `slots` free slots; flows idle for `idle` are retired.
+    fn new(slots: usize, idle: Duration) -> Rig {
+        let t0 = Instant::now();
+        let free = || Slot {
             state: AtomicU64::new(SLOT_FREE),
             key: Default::default(),
             packets: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
-        })
-        .collect()
+        };
+        Rig {
+            t0,
+            t: (0..slots).map(|_| free()).collect(),
+            nflows: AtomicU64::new(0),
+            d: Drainer::new(slots, idle, t0),
+        }
+    }
+
+    /// What the program does for a packet of `k` that finds or claims slot `i`.
+    fn packet(&self, i: usize, k: [u64; 5], len: u64) {
+        let s = &self.t[i];
+        if s.state.load(Ordering::Acquire) == SLOT_FREE {
+            s.state.store(SLOT_CLAIMING, Ordering::SeqCst);
+            self.nflows.fetch_add(1, Ordering::SeqCst);
+            for (w, v) in s.key.iter().zip(k) {
+                w.store(v, Ordering::Relaxed);
+            }
+            s.packets.store(1, Ordering::Relaxed);
+            s.bytes.store(len, Ordering::Relaxed);
+            s.state.store(SLOT_ACTIVE, Ordering::SeqCst);
+        } else {
+            s.packets.fetch_add(1, Ordering::Relaxed);
+            s.bytes.fetch_add(len, Ordering::Relaxed);
+        }
+    }
+
+    /// A pass `at` after t0: (flows tracked, the deltas it made).
+    fn pass(&mut self, at: Duration, last: bool) -> (u64, Vec<Delta>) {
+        let mut out = Vec::new();
+        let now = self.t0 + at;
+        let active = self.d.pass(&self.t, &self.nflows, now, last, &mut out);
+        (active, out)
+    }
+
+    fn state(&self, i: usize) -> u64 {
+        self.t[i].state.load(Ordering::Relaxed)
+    }
 }
 
-/// What the program does for a packet of `k` that finds or claims slot `i`.
-fn packet(t: &[Slot], nflows: &AtomicU64, i: usize, k: [u64; 5], len: u64) {
-    let s = &t[i];
-    if s.state.load(Ordering::Acquire) == SLOT_FREE {
-        s.state.store(SLOT_CLAIMING, Ordering::SeqCst);
-        nflows.fetch_add(1, Ordering::SeqCst);
-        for (w, v) in s.key.iter().zip(k) {
-            w.store(v, Ordering::Relaxed);
-        }
-        s.packets.store(1, Ordering::Relaxed);
-        s.bytes.store(len, Ordering::Relaxed);
-        s.state.store(SLOT_ACTIVE, Ordering::SeqCst);
-    } else {
-        s.packets.fetch_add(1, Ordering::Relaxed);
-        s.bytes.fetch_add(len, Ordering::Relaxed);
+fn delta(key: [u64; 5], packets: u64, bytes: u64) -> Delta {
+    Delta {
+        key,
+        packets,
+        bytes,
     }
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
 }
 
 fn k(port: u16) -> [u64; 5] {
@@ -94,104 +135,52 @@ fn k(port: u16) -> [u64; 5] {
 
 #[test]
 fn deltas_then_idle_removal_then_reuse() {
-    let t0 = Instant::now();
-    let s = |n| t0 + Duration::from_secs(n);
-    let t = table(4);
-    let nflows = AtomicU64::new(0);
-    let mut d = Drainer::new(4, Duration::from_secs(3), t0);
-    let mut out = Vec::new();
-
-    packet(&t, &nflows, 1, k(1), 100);
-    packet(&t, &nflows, 1, k(1), 100);
-    assert_eq!(d.pass(&t, &nflows, s(1), false, &mut out), 1);
-    assert_eq!(
-        out,
-        [Delta {
-            key: k(1),
-            packets: 2,
-            bytes: 200
-        }]
-    );
-    out.clear();
+    let mut r = Rig::new(4, secs(3));
+    r.packet(1, k(1), 100);
+    r.packet(1, k(1), 100);
+    assert_eq!(r.pass(secs(1), false), (1, vec![delta(k(1), 2, 200)]));
     // Nothing moved: no records, still tracked.
-    assert_eq!(d.pass(&t, &nflows, s(2), false, &mut out), 1);
-    assert!(out.is_empty());
-    packet(&t, &nflows, 1, k(1), 50);
-    assert_eq!(d.pass(&t, &nflows, s(3), false, &mut out), 1);
-    assert_eq!((out[0].packets, out[0].bytes), (1, 50));
-    out.clear();
+    assert_eq!(r.pass(secs(2), false), (1, vec![]));
+    r.packet(1, k(1), 50);
+    assert_eq!(r.pass(secs(3), false), (1, vec![delta(k(1), 1, 50)]));
     // Idle for 3 s: retired (not matched any more, not yet free).
-    assert_eq!(d.pass(&t, &nflows, s(6), false, &mut out), 0);
-    assert_eq!(t[1].state.load(Ordering::Relaxed), SLOT_RETIRED);
-    assert_eq!(nflows.load(Ordering::Relaxed), 1);
+    assert_eq!(r.pass(secs(6), false), (0, vec![]));
+    assert_eq!(r.state(1), SLOT_RETIRED);
+    assert_eq!(r.nflows.load(Ordering::Relaxed), 1);
     // A packet that had matched it just before lands late: still counted.
-    t[1].packets.fetch_add(1, Ordering::Relaxed);
-    t[1].bytes.fetch_add(70, Ordering::Relaxed);
-    assert_eq!(d.pass(&t, &nflows, s(6) + GRACE, false, &mut out), 0);
+    r.t[1].packets.fetch_add(1, Ordering::Relaxed);
+    r.t[1].bytes.fetch_add(70, Ordering::Relaxed);
     assert_eq!(
-        out,
-        [Delta {
-            key: k(1),
-            packets: 1,
-            bytes: 70
-        }]
+        r.pass(secs(6) + GRACE, false),
+        (0, vec![delta(k(1), 1, 70)])
     );
-    assert_eq!(t[1].state.load(Ordering::Relaxed), SLOT_FREE);
-    assert_eq!(nflows.load(Ordering::Relaxed), 0);
-    out.clear();
+    assert_eq!(r.state(1), SLOT_FREE);
+    assert_eq!(r.nflows.load(Ordering::Relaxed), 0);
     // The slot is reused from zero by another flow.
-    packet(&t, &nflows, 1, k(2), 10);
-    assert_eq!(d.pass(&t, &nflows, s(9), false, &mut out), 1);
-    assert_eq!(
-        out,
-        [Delta {
-            key: k(2),
-            packets: 1,
-            bytes: 10
-        }]
-    );
+    r.packet(1, k(2), 10);
+    assert_eq!(r.pass(secs(9), false), (1, vec![delta(k(2), 1, 10)]));
+}
+
+/// The deltas of one pass over a table of `slots` where flow 7 has two slots
+/// (`twins`: both CPUs claimed one for it) and flow 8 one (`other`).
+fn twins(slots: usize, twins: [usize; 2], other: usize) -> Vec<Delta> {
+    let mut r = Rig::new(slots, secs(30));
+    r.packet(twins[0], k(7), 10);
+    r.packet(twins[1], k(7), 20);
+    r.packet(other, k(8), 5);
+    r.pass(secs(0), false).1
 }
 
 #[test]
 fn twin_slots_of_one_flow_make_one_delta() {
-    let t0 = Instant::now();
-    let t = table(4);
-    let nflows = AtomicU64::new(0);
-    let mut d = Drainer::new(4, Duration::from_secs(30), t0);
-    packet(&t, &nflows, 0, k(7), 10);
-    packet(&t, &nflows, 3, k(7), 20);
-    packet(&t, &nflows, 2, k(8), 5);
-    let mut out = Vec::new();
-    d.pass(&t, &nflows, t0, false, &mut out);
-    assert_eq!(
-        out,
-        [
-            Delta {
-                key: k(7),
-                packets: 2,
-                bytes: 30
-            },
-            Delta {
-                key: k(8),
-                packets: 1,
-                bytes: 5
-            }
-        ]
-    );
+    let out = twins(4, [0, 3], 2);
+    assert_eq!(out, [delta(k(7), 2, 30), delta(k(8), 1, 5)]);
 }
 
 #[test]
 fn twins_are_found_across_the_end_of_the_table() {
-    let t0 = Instant::now();
-    let t = table(64);
-    let nflows = AtomicU64::new(0);
-    let mut d = Drainer::new(64, Duration::from_secs(30), t0);
     // A window that starts at slot 60 wraps to slot 27.
-    packet(&t, &nflows, 62, k(7), 10);
-    packet(&t, &nflows, 1, k(7), 20);
-    packet(&t, &nflows, 40, k(8), 5);
-    let mut out = Vec::new();
-    d.pass(&t, &nflows, t0, false, &mut out);
+    let out = twins(64, [62, 1], 40);
     let mut got: Vec<(u64, u64)> = out.iter().map(|d| (d.packets, d.bytes)).collect();
     got.sort();
     assert_eq!(got, [(1, 5), (2, 30)]);
@@ -199,17 +188,13 @@ fn twins_are_found_across_the_end_of_the_table() {
 
 #[test]
 fn last_pass_retires_nothing_and_skips_claims_in_progress() {
-    let t0 = Instant::now();
-    let t = table(2);
-    let nflows = AtomicU64::new(0);
-    let mut d = Drainer::new(2, Duration::from_millis(1), t0);
-    packet(&t, &nflows, 0, k(1), 10);
-    t[1].state.store(SLOT_CLAIMING, Ordering::Relaxed);
-    let mut out = Vec::new();
-    let later = t0 + Duration::from_secs(60);
-    assert_eq!(d.pass(&t, &nflows, later, true, &mut out), 1);
+    let mut r = Rig::new(2, Duration::from_millis(1));
+    r.packet(0, k(1), 10);
+    r.t[1].state.store(SLOT_CLAIMING, Ordering::Relaxed);
+    let (active, out) = r.pass(secs(60), true);
+    assert_eq!(active, 1);
     assert_eq!(out.len(), 1);
-    assert_eq!(t[0].state.load(Ordering::Relaxed), SLOT_ACTIVE);
+    assert_eq!(r.state(0), SLOT_ACTIVE);
 }
 
 #[test]

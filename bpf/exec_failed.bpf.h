@@ -1,13 +1,28 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* exec.bpf.c's failed-exec argv: read element by element from the caller's
- * memory, then measured. Uses exec.bpf.c's argv_cap and max_args. */
-#ifndef EBPF_JSONL_EXEC_ARGV_BPF_H
-#define EBPF_JSONL_EXEC_ARGV_BPF_H
+/* exec.bpf.c's --failed hooks: sys_enter keeps an execve/execveat's arguments
+ * (in `inflight`), sys_exit reports the call if it failed, with the argv read
+ * element by element from the caller's memory, then measured. Uses
+ * exec.bpf.c's maps, settings, begin_event and submit. */
+#ifndef EBPF_JSONL_EXEC_FAILED_BPF_H
+#define EBPF_JSONL_EXEC_FAILED_BPF_H
+
+#include "exec_syscall.bpf.h"
 
 /* argv elements a failed exec's argv is followed for, and bytes of it measured beyond the
  * cap, before its whole size is given up as unknown. */
 #define ARGV_MAX_ELEMS 1024
 #define ARGV_MEASURE_MAX (1024 * 1024)
+
+static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
+{
+	struct exec_args a = {};
+	if (!exec_call(regs, id, &a))
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY))
+		count_drop(DROP_INFLIGHT);
+	return 0;
+}
 
 /* argv[i] of the caller: 4-byte pointers for a 32-bit ABI. */
 static __always_inline long user_argv_elem(const struct exec_args *a, __u32 i, __u64 *arg)
@@ -92,6 +107,45 @@ static __always_inline __u32 measure_user_argv(char *buf, const struct exec_args
 	}
 	*flags |= EXEC_F_SIZE_UNKNOWN;
 	return total;
+}
+
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	if (!a)
+		return 0;
+	struct exec_args args = *a;
+	bpf_map_delete_elem(&inflight, &tid);
+	if (ret >= 0)
+		return 0;
+
+	struct exec_event *e = begin_event((struct task_struct *)bpf_get_current_task(), false);
+	if (!e)
+		return 0;
+	e->h.kind = EV_EXEC;
+	e->h.ret = ret;
+	e->h.exec_ns = e->h.ts_boot_ns;
+	__u32 next = 0, whole = 0;
+	__u32 len = read_user_argv(e->data, &args, &next, &whole, &e->h.flags);
+	/* at most ARGV_MAX_LEN; the mask (a no-op) shows the verifier the filename's room */
+	len &= 2 * ARGV_MAX_LEN - 1;
+	e->h.argv_len = len;
+	/* The whole argv's size: what was read whole, plus the rest measured.
+	 * `next` goes through the event (exit_status, unused by an exec), so the
+	 * verifier checks the measuring loop once, not once per exit of the first. */
+	e->h.argv_size = whole;
+	e->h.exit_status = next;
+	if ((e->h.flags & (EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN)) == EXEC_F_ARGV_CUT)
+		e->h.argv_size += measure_user_argv(e->data, &args,
+						    *(volatile __u32 *)&e->h.exit_status, &e->h.flags);
+	e->h.exit_status = 0;
+	long n = bpf_probe_read_user_str(e->data + len, FILENAME_MAX_LEN, (void *)args.filename);
+	if (n < 0)
+		n = 0;
+	e->h.filename_len = n;
+	submit(e, n + len);
+	return 0;
 }
 
 #endif
