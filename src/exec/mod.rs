@@ -228,7 +228,7 @@ mod tests {
         let clock = BootClock::new();
         assert!(shaper.shape(&[1, 2, 3], &clock).is_err(), "too short");
         let mut unknown_kind = vec![0u8; std::mem::size_of::<skel::types::exec_hdr>()];
-        unknown_kind[32] = 9; // exec_hdr.kind, after four u64s
+        unknown_kind[std::mem::offset_of!(skel::types::exec_hdr, kind)] = 9;
         assert!(shaper.shape(&unknown_kind, &clock).is_err(), "unknown kind");
     }
 }
