@@ -3,26 +3,37 @@
 #ifndef EBPF_JSONL_EXEC_H
 #define EBPF_JSONL_EXEC_H
 
-#define TASK_COMM_LEN 16
-#define FILENAME_MAX_LEN 4096 /* PATH_MAX: getname() refuses longer paths */
-#define ARGV_MAX_LEN 65536 /* hard ceiling of captured argv bytes (--max-argv-bytes) */
-#define MAX_CGROUP_FILTERS 8
+/* Constants shared with Rust are enums, not #defines: enums reach the object's
+ * BTF, so the generated skeleton exports them (skel::types) and Rust never
+ * types a value again. TASK_COMM_LEN is vmlinux.h's. */
+
+enum exec_limit {
+	FILENAME_MAX_LEN = 4096, /* PATH_MAX: getname() refuses longer paths */
+	ARGV_MAX_LEN = 65536, /* hard ceiling of captured argv bytes (--max-argv-bytes) */
+	MAX_CGROUP_FILTERS = 8,
+};
 
 /* exec_hdr.kind */
-#define EV_EXEC 1 /* an exec, successful (ret == 0) or failed (ret < 0) */
-#define EV_EXIT 2 /* a whole process (thread group) ended */
+enum exec_kind {
+	EV_EXEC = 1, /* an exec, successful (ret == 0) or failed (ret < 0) */
+	EV_EXIT = 2, /* a whole process (thread group) ended */
+};
 
 /* exec_hdr.flags */
-#define EXEC_F_FDPATH 1 /* execveat(fd, ...): filename is "/dev/fd/N[/name]" */
-#define EXEC_F_ARGV_CUT 2 /* argv could not be read whole (fault or cap) */
-#define EXEC_F_SIZE_UNKNOWN 4 /* a failed exec's whole argv could not be measured */
+enum exec_flag {
+	EXEC_F_FDPATH = 1, /* execveat(fd, ...): filename is "/dev/fd/N[/name]" */
+	EXEC_F_ARGV_CUT = 2, /* argv could not be read whole (fault or cap) */
+	EXEC_F_SIZE_UNKNOWN = 4, /* a failed exec's whole argv could not be measured */
+};
 
 /* Slots of the per-CPU `drops` counters: events the kernel side could not make. */
-#define DROP_RINGBUF 0 /* the ring buffer had no room */
-#define DROP_INFLIGHT 1 /* --failed: an execve could not be followed (table full) */
-#define DROP_PIDS 2 /* --pid: a descendant could not be followed (table full) */
-#define DROP_EXITS 3 /* --exits: an exit could not be decided once (table full) */
-#define DROP_SLOTS 4
+enum drop_slot {
+	DROP_RINGBUF = 0, /* the ring buffer had no room */
+	DROP_INFLIGHT = 1, /* --failed: an execve could not be followed (table full) */
+	DROP_PIDS = 2, /* --pid: a descendant could not be followed (table full) */
+	DROP_EXITS = 3, /* --exits: an exit could not be decided once (table full) */
+	DROP_SLOTS = 4,
+};
 
 /* Header of every event. */
 struct exec_hdr {
@@ -30,7 +41,7 @@ struct exec_hdr {
 	__u64 exec_ns; /* boot time of the exec that started this image (exec_id) */
 	__u64 start_ns; /* boot time the process was forked */
 	__u64 cgroup_id;
-	__u32 kind;
+	enum exec_kind kind; /* 4 bytes, as a __u32 */
 	__u32 pid;
 	__u32 tid;
 	__u32 ppid;
@@ -64,11 +75,16 @@ struct exec_event {
  * Names whole in an event that reached the ring buffer are not sent again
  * for the same cgroup until userspace bumps `cgroup_epoch` (its cache of
  * names forgot): later events of that cgroup carry CGROUP_F_SENT instead. */
-#define CGROUP_DEPTH_MAX 32 /* levels walked */
-#define CGROUP_NAMES_MAX 4096 /* bytes of names carried */
-#define CGROUP_NAME_ROOM 256 /* NAME_MAX + NUL: the longest name of a level */
-#define CGROUP_F_CUT 1 /* the outermost levels did not fit (or could not be read) */
-#define CGROUP_F_SENT 2 /* no names: an earlier event of this epoch carried them */
+enum cgroup_limit {
+	CGROUP_DEPTH_MAX = 32, /* levels walked */
+	CGROUP_NAMES_MAX = 4096, /* bytes of names carried */
+	CGROUP_NAME_ROOM = 256, /* NAME_MAX + NUL: the longest name of a level */
+};
+/* exec_cgroup.flags */
+enum cgroup_flag {
+	CGROUP_F_CUT = 1, /* the outermost levels did not fit (or could not be read) */
+	CGROUP_F_SENT = 2, /* no names: an earlier event of this epoch carried them */
+};
 struct exec_cgroup {
 	__u8 len_lo; /* len = len_lo | len_hi << 8; bytes, so any offset will do */
 	__u8 len_hi;
@@ -89,6 +105,18 @@ struct exit_key {
 	__u32 tgid;
 	__u32 pad;
 	__u64 start_ns; /* the leader's start_boottime: tgids are reused */
+};
+
+/* Never read: one variable of this type (exec.bpf.c's `exec_exports`) puts
+ * into the object's BTF the enums and types that no field or map names, so
+ * the skeleton exports them to Rust. */
+struct exec_exports {
+	enum exec_limit limit;
+	enum exec_flag flag;
+	enum drop_slot drop;
+	enum cgroup_limit cgroup_limit;
+	enum cgroup_flag cgroup_flag;
+	struct exec_cgroup cgroup;
 };
 
 #endif

@@ -12,35 +12,19 @@ struct {
 	__uint(max_entries, 4096);
 } probe_rb SEC(".maps");
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(probe_tp_btf)
-{
-	return 0;
-}
+/* An empty program in section `sec`: the context's type does not matter to
+ * a program that never reads it. */
+#define EMPTY(sec, name)              \
+	SEC(sec) int name(void *ctx) \
+	{                            \
+		return 0;            \
+	}
 
-SEC("raw_tp/sched_process_exec")
-int BPF_PROG(probe_raw_tp)
-{
-	return 0;
-}
-
-SEC("tracepoint/sched/sched_process_exec")
-int probe_tracepoint(void *ctx)
-{
-	return 0;
-}
-
-SEC("kprobe/do_exit")
-int BPF_KPROBE(probe_kprobe)
-{
-	return 0;
-}
-
-SEC("fentry/do_exit")
-int BPF_PROG(probe_fentry)
-{
-	return 0;
-}
+EMPTY("tp_btf/sched_process_exec", probe_tp_btf)
+EMPTY("raw_tp/sched_process_exec", probe_raw_tp)
+EMPTY("tracepoint/sched/sched_process_exec", probe_tracepoint)
+EMPTY("kprobe/do_exit", probe_kprobe)
+EMPTY("fentry/do_exit", probe_fentry)
 
 /* Loads only if the kernel has BPF ring buffers (5.8+). */
 SEC("raw_tp/sched_process_exec")

@@ -27,6 +27,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Never read: exports xdp.h's enums to the skeleton (see xdp.h). */
+struct xdp_exports xdp_exports;
+
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define ETH_P_8021Q 0x8100
@@ -148,16 +151,13 @@ static __always_inline __u32 parse_ip6(void *p, void *end, __u64 *w)
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
-			if ((void *)(h + 2) > end)
-				return CAT_MALFORMED;
-			nh = h[0];
-			l4 += (h[1] + 1) * 8;
-			break;
 		case IPPROTO_AH:
 			if ((void *)(h + 2) > end)
 				return CAT_MALFORMED;
+			/* h[1]: the length past the first 8 bytes, in 8-byte units (AH: past
+			 * the first 8, in 4-byte units) */
+			l4 += nh == IPPROTO_AH ? (h[1] + 2) * 4 : (h[1] + 1) * 8;
 			nh = h[0];
-			l4 += (h[1] + 2) * 4;
 			break;
 		case IPPROTO_FRAGMENT: {
 			struct frag_hdr *f = l4;

@@ -3,16 +3,24 @@
 #ifndef EBPF_JSONL_XDP_H
 #define EBPF_JSONL_XDP_H
 
-/* A flow may live in any of the PROBES slots after its hash (open addressing). */
-#define XDP_PROBES 32
+/* Constants shared with Rust are enums, not #defines: enums reach the object's
+ * BTF, so the generated skeleton exports them (skel::types) and Rust never
+ * types a value again. */
+
+enum xdp_limit {
+	/* A flow may live in any of the PROBES slots after its hash (open addressing). */
+	XDP_PROBES = 32,
+};
 
 /* flow_slot.state. The program moves FREE → CLAIMING → ACTIVE; userspace moves
  * ACTIVE → RETIRED (idle) → FREE, after a grace period, so that a packet that
  * matched the slot just before it was retired still lands in it and is read. */
-#define SLOT_FREE 0
-#define SLOT_CLAIMING 1
-#define SLOT_ACTIVE 2
-#define SLOT_RETIRED 3
+enum slot_state {
+	SLOT_FREE = 0,
+	SLOT_CLAIMING = 1,
+	SLOT_ACTIVE = 2,
+	SLOT_RETIRED = 3,
+};
 
 /* 40 bytes, hashed and compared as five u64 words, laid out so that the
  * program builds it from a few wide loads of the headers, as on the wire:
@@ -31,7 +39,10 @@ struct flow_key {
 	__u16 flags;
 };
 
-#define FLOW_FRAGMENT 1
+/* flow_key.flags */
+enum flow_flag {
+	FLOW_FRAGMENT = 1,
+};
 
 /* One cache line. The program adds to packets/bytes atomically. */
 struct flow_slot {
@@ -65,6 +76,16 @@ struct xdp_counters {
 struct exclude_key {
 	__u32 prefixlen;
 	__u8 addr[16];
+};
+
+/* Never read: one variable of this type (xdp.bpf.c's `xdp_exports`) puts
+ * into the object's BTF the enums that no field names, so the skeleton
+ * exports them to Rust. */
+struct xdp_exports {
+	enum xdp_limit limit;
+	enum slot_state state;
+	enum flow_flag flow_flag;
+	enum xdp_cat cat;
 };
 
 #endif

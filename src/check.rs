@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::cli::{CheckArgs, XdpMode};
 use crate::error::Error;
-use crate::kernel::{self, Need};
+use crate::kernel::{self, Caps, Need};
 
 bpf_skel!(skel, "probe.skel.rs");
 use skel::ProbeSkelBuilder;
@@ -149,18 +149,20 @@ struct Verdict {
 }
 
 impl Verdict {
-    fn ok() -> Self {
+    /// Whether the command that has `need` can run: not if `caps` lack its
+    /// privileges, nor if one of its `blockers` (need, holds, reason, fix)
+    /// holds; the first that does gives the reason and the fix.
+    fn first_blocker(caps: &Caps, need: Need, blockers: &[(Need, bool, &str, &str)]) -> Self {
+        let found = caps.shortfall(need).or_else(|| {
+            blockers
+                .iter()
+                .find(|(n, holds, _, _)| *n == need && *holds)
+                .map(|(_, _, reason, fix)| (reason.to_string(), fix.to_string()))
+        });
         Verdict {
-            can_run: true,
-            reason: None,
-            fix: None,
-        }
-    }
-    fn no(reason: &str, fix: &str) -> Self {
-        Verdict {
-            can_run: false,
-            reason: Some(reason.into()),
-            fix: Some(fix.into()),
+            can_run: found.is_none(),
+            fix: found.as_ref().map(|(_, fix)| fix.clone()),
+            reason: found.map(|(reason, _)| reason),
         }
     }
 }
@@ -203,49 +205,22 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
     });
 
     let exec_hook = hooks[..2].iter().find(|(_, p)| p.attaches).map(|(n, _)| *n);
-    let exec = if let Some((reason, fix)) = caps.shortfall(Need::Tracing) {
-        Verdict::no(&reason, &fix)
-    } else if !btf {
-        Verdict::no(
-            "the kernel has no BTF (/sys/kernel/btf/vmlinux)",
-            "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions' 5.5+ kernels)",
-        )
-    } else if !ringbuf.loads {
-        Verdict::no(
-            "the kernel has no BPF ring buffer",
-            "use Linux 5.8 or newer",
-        )
-    } else if exec_hook.is_none() {
-        Verdict::no(
-            "neither tp_btf nor raw_tp programs attach to sched_process_exec",
-            "use a kernel with BPF tracing (CONFIG_BPF_EVENTS) and BTF; rerun with --verbose for libbpf's log",
-        )
-    } else {
-        Verdict::ok()
-    };
     let xdp_ok_iface = xdp_iface
         .as_ref()
         .is_none_or(|v| v["native"]["attaches"] == true || v["generic"]["attaches"] == true);
-    let xdp = if let Some((reason, fix)) = caps.shortfall(Need::Xdp) {
-        Verdict::no(&reason, &fix)
-    } else if !btf {
-        Verdict::no(
-            "the kernel has no BTF (/sys/kernel/btf/vmlinux)",
-            "use a kernel built with CONFIG_DEBUG_INFO_BTF=y",
-        )
-    } else if !xdp_load.loads {
-        Verdict::no(
-            "XDP programs do not load",
-            "use a kernel with XDP support (Linux 5.9 or newer, for XDP through bpf_link)",
-        )
-    } else if !xdp_ok_iface {
-        Verdict::no(
-            "XDP attaches to the interface in neither native nor generic mode",
-            "check the interface name; if another XDP program is attached, detach it (ip link set dev IFACE xdp off)",
-        )
-    } else {
-        Verdict::ok()
-    };
+    // What stops each command once it has its privileges, in the order checked:
+    // (the command's need, whether it holds, the reason, the fix).
+    #[rustfmt::skip]
+    let blockers = [
+        (Need::Tracing, !btf, "the kernel has no BTF (/sys/kernel/btf/vmlinux)", "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions' 5.5+ kernels)"),
+        (Need::Tracing, !ringbuf.loads, "the kernel has no BPF ring buffer", "use Linux 5.8 or newer"),
+        (Need::Tracing, exec_hook.is_none(), "neither tp_btf nor raw_tp programs attach to sched_process_exec", "use a kernel with BPF tracing (CONFIG_BPF_EVENTS) and BTF; rerun with --verbose for libbpf's log"),
+        (Need::Xdp, !btf, "the kernel has no BTF (/sys/kernel/btf/vmlinux)", "use a kernel built with CONFIG_DEBUG_INFO_BTF=y"),
+        (Need::Xdp, !xdp_load.loads, "XDP programs do not load", "use a kernel with XDP support (Linux 5.9 or newer, for XDP through bpf_link)"),
+        (Need::Xdp, !xdp_ok_iface, "XDP attaches to the interface in neither native nor generic mode", "check the interface name; if another XDP program is attached, detach it (ip link set dev IFACE xdp off)"),
+    ];
+    let exec = Verdict::first_blocker(&caps, Need::Tracing, &blockers);
+    let xdp = Verdict::first_blocker(&caps, Need::Xdp, &blockers);
     let ok = exec.can_run && xdp.can_run;
     let report = json!({
         "kernel": {"release": release, "btf": btf},

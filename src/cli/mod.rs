@@ -3,7 +3,7 @@
 //! subcommand ([`exec`], [`xdp`]); value parsers shared by several flags are in
 //! [`values`], flags every subcommand takes in [`common`].
 
-mod common;
+pub mod common;
 pub mod exec;
 pub mod values;
 pub mod xdp;

@@ -217,7 +217,7 @@ fn fill_filters(skel: &ExecSkel<'_>, cfg: &Config) -> Result<(), Error> {
             .map_err(|e| fail("setting the pid filter", e))?;
     }
     for comm in &cfg.comms {
-        let mut key = [0u8; 16];
+        let mut key = [0u8; super::skel::COMM_LEN];
         key[..comm.len()].copy_from_slice(comm.as_bytes());
         skel.maps
             .comms

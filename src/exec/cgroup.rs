@@ -8,6 +8,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::skel::types::{cgroup_flag, exec_cgroup};
+
 /// Where the cgroup v2 hierarchy is mounted (e.g. /sys/fs/cgroup, or
 /// /sys/fs/cgroup/unified on hybrid systems).
 pub fn cgroup2_root() -> Option<PathBuf> {
@@ -59,10 +61,15 @@ pub struct Resolved {
     pub container_id: Option<Arc<str>>,
 }
 
-// struct exec_cgroup in bpf/exec.h.
-const SECTION_HDR: usize = 4;
-const CGROUP_F_CUT: u8 = 1;
-const CGROUP_F_SENT: u8 = 2;
+/// Bytes of the section's header, struct exec_cgroup in bpf/exec.h.
+const SECTION_HDR: usize = size_of::<exec_cgroup>();
+
+// exec_cgroup.flags bits (enum cgroup_flag in bpf/exec.h), as the u8 the field is.
+const CGROUP_F_CUT: u8 = cgroup_flag::CGROUP_F_CUT.0 as u8;
+const CGROUP_F_SENT: u8 = cgroup_flag::CGROUP_F_SENT.0 as u8;
+
+// SAFETY: exec_cgroup is plain old data generated from BTF (four bytes).
+unsafe impl plain::Plain for exec_cgroup {}
 
 /// The cgroup section of an exec event: the kernel's names of the task's
 /// cgroup and its ancestors, innermost first, each NUL-terminated.
@@ -79,13 +86,14 @@ pub struct Names<'a> {
 impl<'a> Names<'a> {
     /// None if `b` is shorter than the section says.
     pub fn parse(b: &'a [u8]) -> Option<Self> {
-        let hdr = b.get(..SECTION_HDR)?;
-        let len = usize::from(u16::from_le_bytes([hdr[0], hdr[1]]));
+        let mut c = exec_cgroup::default();
+        plain::copy_from_bytes(&mut c, b).ok()?;
+        let len = usize::from(c.len_lo) | usize::from(c.len_hi) << 8;
         Some(Names {
             names: b.get(SECTION_HDR..SECTION_HDR + len)?,
-            depth: hdr[2],
-            cut: hdr[3] & CGROUP_F_CUT != 0,
-            sent: hdr[3] & CGROUP_F_SENT != 0,
+            depth: c.depth,
+            cut: c.flags & CGROUP_F_CUT != 0,
+            sent: c.flags & CGROUP_F_SENT != 0,
         })
     }
 
@@ -273,173 +281,4 @@ pub fn open_cgroup(arg: &str) -> Result<File, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-    #[test]
-    fn container_ids_of_common_layouts() {
-        for p in [
-            format!("/docker/{ID}"),
-            format!("/system.slice/docker-{ID}.scope"),
-            format!("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-{ID}.scope"),
-            format!("/kubepods/burstable/pod1234-5678/{ID}"),
-            format!("/machine.slice/libpod-{ID}.scope/container"),
-            format!("/kubepods.slice/crio-{ID}.scope"),
-        ] {
-            assert_eq!(container_id(&p), Some(ID), "{p}");
-        }
-        assert_eq!(
-            container_id("/user.slice/user-0.slice/session-1.scope"),
-            None
-        );
-        assert_eq!(
-            container_id(&format!("/machine.slice/libpod-conmon-{ID}.scope")),
-            None
-        );
-        assert_eq!(container_id("/"), None);
-    }
-
-    #[test]
-    fn mount_paths_are_unescaped() {
-        assert_eq!(unescape(r"/sys/fs/cgroup\040x"), "/sys/fs/cgroup x");
-    }
-
-    #[test]
-    fn resolves_this_process_cgroup() {
-        use std::os::unix::fs::MetadataExt;
-        let root = cgroup2_root().expect("cgroup2 mounted");
-        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-        let own = own
-            .lines()
-            .find_map(|l| l.strip_prefix("0::"))
-            .unwrap()
-            .to_string();
-        let id = std::fs::metadata(root.join(own.trim_start_matches('/')))
-            .unwrap()
-            .ino();
-        // No names from the kernel: the open_by_handle_at lookup.
-        let r = Resolver::new().resolve(id, None);
-        assert_eq!(r.path.as_deref(), Some(own.as_str()));
-    }
-
-    /// A cgroup section as the kernel writes it.
-    fn section(inner_first: &[&str], flags: u8) -> Vec<u8> {
-        let names: Vec<u8> = inner_first
-            .iter()
-            .flat_map(|n| n.bytes().chain([0]))
-            .collect();
-        let len = (names.len() as u16).to_le_bytes();
-        let mut v = vec![len[0], len[1], inner_first.len() as u8, flags];
-        v.extend(names);
-        v
-    }
-
-    const WHOLE: u8 = 0;
-
-    #[test]
-    fn paths_from_kernel_names() {
-        let p = |names: &[&str], flags| Names::parse(&section(names, flags)).unwrap().path();
-        assert_eq!(p(&[], WHOLE), "/");
-        assert_eq!(p(&["c", "b", "a"], WHOLE), "/a/b/c");
-        assert_eq!(p(&["leaf", "mid"], CGROUP_F_CUT), "…/mid/leaf");
-        assert!(Names::parse(&section(&["abc"], WHOLE)[..5]).is_none());
-        assert!(Names::parse(&[1]).is_none());
-
-        // Ids that exist nowhere: only the names can resolve them.
-        let mut r = Resolver::new();
-        let scope = format!("docker-{ID}.scope");
-        let got = r.resolve(
-            u64::MAX - 1,
-            Some(&section(&[&scope, "system.slice"], WHOLE)),
-        );
-        assert_eq!(
-            got.path.as_deref(),
-            Some(format!("/system.slice/{scope}").as_str())
-        );
-        assert_eq!(got.container_id.as_deref(), Some(ID));
-        // Later events of that cgroup omit the names.
-        let again = r.resolve(u64::MAX - 1, Some(&section(&[], CGROUP_F_SENT)));
-        assert_eq!(again.path, got.path);
-        // A cut path keeps the innermost names, and still names the container.
-        let got = r.resolve(u64::MAX - 2, Some(&section(&[&scope, "x"], CGROUP_F_CUT)));
-        assert_eq!(got.path.as_deref(), Some(format!("…/x/{scope}").as_str()));
-        assert_eq!(got.container_id.as_deref(), Some(ID));
-        let nothing = [section(&[], CGROUP_F_CUT), section(&[], CGROUP_F_SENT)];
-        for s in nothing {
-            assert!(r.resolve(u64::MAX - 3, Some(&s)).path.is_none());
-        }
-        assert!(r.resolve(u64::MAX - 4, None).path.is_none());
-    }
-
-    #[test]
-    fn cache_is_bounded_in_bytes() {
-        // 17,000 cgroups with 3.8 KB paths: 65 MB of paths through a 1 MiB cache.
-        let budget = 1 << 20;
-        let mut r = Resolver::with_budget(budget);
-        let name = "n".repeat(240);
-        let names: Vec<&str> = vec![&name; 16];
-        let mut most = 0;
-        for id in 1..=17_000u64 {
-            let mut s = section(&names, WHOLE);
-            s.extend_from_slice(b"trailing bytes are ignored");
-            let got = r.resolve(id, Some(&s));
-            assert_eq!(got.path.as_deref().map(str::len), Some(16 * 241));
-            assert!(r.bytes + r.old_bytes <= budget, "{} bytes held", r.bytes);
-            if id % 97 == 0 {
-                let held: usize = r
-                    .cache
-                    .values()
-                    .chain(r.old.values())
-                    .map(|v| v.path.as_ref().unwrap().len())
-                    .sum();
-                assert!(held < r.bytes + r.old_bytes, "the count covers the paths");
-            }
-            most = most.max(r.cache.len() + r.old.len());
-        }
-        assert!(most > 100, "the cache is used: {most} entries");
-        // Short paths: many more entries in the same bytes.
-        let mut r = Resolver::with_budget(budget);
-        let mut most = 0;
-        for id in 1..=20_000u64 {
-            r.resolve(id, Some(&section(&["a.scope", "b.slice"], WHOLE)));
-            assert!(r.bytes + r.old_bytes <= budget);
-            most = most.max(r.cache.len() + r.old.len());
-        }
-        assert!(most > 5_000, "{most} entries");
-    }
-
-    #[test]
-    fn names_outlive_one_turn_of_the_epoch() {
-        let mut r = Resolver::with_budget(4_000);
-        let path = |id: u64| format!("/job-{id}.scope");
-        let sent = section(&[], CGROUP_F_SENT);
-        let mut id = 0;
-        // Fill the first generation; each cgroup's names come once.
-        while r.epoch() == 0 {
-            id += 1;
-            r.resolve(id, Some(&section(&[&path(id)[1..]], WHOLE)));
-        }
-        // The epoch moved on while events of epoch 0 that omit the names
-        // may still be queued: all of them still resolve.
-        for i in 1..id {
-            assert_eq!(
-                r.resolve(i, Some(&sent)).path.as_deref(),
-                Some(path(i).as_str())
-            );
-        }
-        // The kernel sends names again for the new epoch; once the epoch
-        // moves on again, the names of epoch 0 only are forgotten.
-        r.resolve(1, Some(&section(&["job-1.scope"], WHOLE)));
-        while r.epoch() == 1 {
-            id += 1;
-            r.resolve(id, Some(&section(&[&path(id)[1..]], WHOLE)));
-        }
-        assert_eq!(
-            r.resolve(1, Some(&sent)).path.as_deref(),
-            Some("/job-1.scope")
-        );
-        assert!(r.resolve(2, Some(&sent)).path.is_none());
-    }
-}
+mod tests;

@@ -4,8 +4,7 @@
 mod attach;
 mod cgroup;
 pub mod decode;
-
-bpf_skel!(pub skel, "exec.skel.rs");
+pub mod skel;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -13,7 +12,7 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use libbpf_rs::{MapCore, MapFlags, RingBufferBuilder};
+use libbpf_rs::{MapCore, RingBufferBuilder};
 
 use crate::cli::ExecArgs;
 use crate::clock::BootClock;
@@ -29,8 +28,11 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         .iter()
         .map(|c| cgroup::open_cgroup(c).map_err(|e| Error::Usage(format!("--cgroup: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    if cgroups.len() > 8 {
-        return Err(Error::Usage("--cgroup: at most 8 cgroups".into()));
+    if cgroups.len() > skel::MAX_CGROUP_FILTERS {
+        return Err(Error::Usage(format!(
+            "--cgroup: at most {} cgroups",
+            skel::MAX_CGROUP_FILTERS
+        )));
     }
     crate::kernel::check_privileges(false)?;
     crate::kernel::raise_memlock();
@@ -180,9 +182,9 @@ impl Shaper<'_> {
     }
 }
 
-/// The kernel's per-CPU drop counters, slot by slot as bpf/exec.h numbers
-/// them (DROP_RINGBUF, DROP_INFLIGHT, DROP_PIDS, DROP_EXITS).
-const KERNEL_DROPS: [LostReason; 4] = [
+/// The kernel's per-CPU drop counters, slot by slot as bpf/exec.h's enum
+/// drop_slot numbers them (DROP_RINGBUF, DROP_INFLIGHT, DROP_PIDS, DROP_EXITS).
+const KERNEL_DROPS: [LostReason; skel::DROP_SLOTS] = [
     LostReason::RingbufFull,
     LostReason::InflightFull,
     LostReason::PidsFull,
@@ -198,17 +200,9 @@ struct KernelDrops {
 impl KernelDrops {
     fn report(&mut self, map: &dyn MapCore, tx: &mut RecordSender) {
         for (slot, reason) in KERNEL_DROPS.iter().enumerate() {
-            let key = (slot as u32).to_ne_bytes();
-            let Ok(Some(per_cpu)) = map.lookup_percpu(&key, MapFlags::ANY) else {
+            let Ok(Some([total])) = crate::kernel::sum_percpu::<1>(map, slot as u32) else {
                 continue;
             };
-            let total: u64 = per_cpu
-                .iter()
-                .filter_map(|v| {
-                    v.get(..8)
-                        .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
-                })
-                .sum();
             if total > self.reported[slot] {
                 tx.note_lost(*reason, total - self.reported[slot]);
                 self.reported[slot] = total;
@@ -234,7 +228,7 @@ mod tests {
         let clock = BootClock::new();
         assert!(shaper.shape(&[1, 2, 3], &clock).is_err(), "too short");
         let mut unknown_kind = vec![0u8; std::mem::size_of::<skel::types::exec_hdr>()];
-        unknown_kind[32] = 9; // exec_hdr.kind, after four u64s
+        unknown_kind[std::mem::offset_of!(skel::types::exec_hdr, kind)] = 9;
         assert!(shaper.shape(&unknown_kind, &clock).is_err(), "unknown kind");
     }
 }

@@ -11,13 +11,14 @@ use libbpf_rs::libbpf_sys;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject, ProgramMut};
 
+use super::skel::types::{exclude_key, xdp_limit};
 use super::skel::{XdpSkel, XdpSkelBuilder};
 use crate::cli::{Cidr, XdpMode};
 use crate::error::Error;
 use crate::kernel;
 
 /// XDP_PROBES in bpf/xdp.h: a flow lives in one of this many slots from its hash.
-pub const PROBES: u32 = 32;
+pub const PROBES: u32 = xdp_limit::XDP_PROBES.0;
 
 /// Slots for `max_flows` flows: four times as many (rounded up to a power of
 /// two), so a flow's probe window does not fill up before the table does.
@@ -63,18 +64,18 @@ fn random_seed() -> [u64; 6] {
     seed
 }
 
-/// `--exclude` prefix as the LPM trie's key (struct exclude_key): IPv4 as
-/// v4-mapped IPv6 (::ffff:a.b.c.d), prefix + 96.
-pub fn exclude_key(c: &Cidr) -> [u8; 20] {
-    let (addr, prefix) = match c.addr {
+/// `--exclude` prefix as the LPM trie's key: IPv4 as v4-mapped IPv6
+/// (::ffff:a.b.c.d), prefix + 96.
+pub fn exclude_key(c: &Cidr) -> exclude_key {
+    let (addr, prefixlen) = match c.addr {
         IpAddr::V4(a) => (a.to_ipv6_mapped().octets(), u32::from(c.prefix) + 96),
         IpAddr::V6(a) => (a.octets(), u32::from(c.prefix)),
     };
-    let mut k = [0u8; 20];
-    k[..4].copy_from_slice(&prefix.to_ne_bytes());
-    k[4..].copy_from_slice(&addr);
-    k
+    exclude_key { prefixlen, addr }
 }
+
+// SAFETY: exclude_key is plain old data generated from BTF (a u32, then bytes).
+unsafe impl plain::Plain for exclude_key {}
 
 /// Opens, configures and loads the program (not attached).
 pub fn load<'obj>(
@@ -116,7 +117,12 @@ pub fn load<'obj>(
     for c in cfg.excludes {
         skel.maps
             .excludes
-            .update(&exclude_key(c), &[1], MapFlags::ANY)
+            // SAFETY: exclude_key is Plain.
+            .update(
+                unsafe { plain::as_bytes(&exclude_key(c)) },
+                &[1],
+                MapFlags::ANY,
+            )
             .map_err(|e| {
                 Error::Failure(format!("adding --exclude {}/{}: {e}", c.addr, c.prefix))
             })?;
@@ -369,14 +375,14 @@ mod tests {
     #[test]
     fn exclude_keys_are_v4_mapped() {
         let k = exclude_key(&crate::cli::parse_cidr("10.1.0.0/16").unwrap());
-        assert_eq!(u32::from_ne_bytes(k[..4].try_into().unwrap()), 112);
+        assert_eq!(k.prefixlen, 112);
         assert_eq!(
-            &k[4..],
-            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 0, 0]
+            k.addr,
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 0, 0]
         );
         let k = exclude_key(&crate::cli::parse_cidr("fd00::/8").unwrap());
-        assert_eq!(u32::from_ne_bytes(k[..4].try_into().unwrap()), 8);
-        assert_eq!(k[4], 0xfd);
+        assert_eq!(k.prefixlen, 8);
+        assert_eq!(k.addr[0], 0xfd);
     }
 
     #[test]

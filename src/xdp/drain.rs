@@ -16,17 +16,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::attach::PROBES;
-use super::skel::types::flow_slot;
+use super::skel::types::{flow_flag, flow_key, flow_slot, slot_state};
 use crate::clock::Timestamp;
 use crate::error::Error;
 use crate::record::{FlowRecord, IpProto};
 
-// flow_slot.state, as in bpf/xdp.h (SLOT_CLAIMING, 1, is skipped like FREE).
-pub const SLOT_FREE: u64 = 0;
-pub const SLOT_ACTIVE: u64 = 2;
-pub const SLOT_RETIRED: u64 = 3;
-/// flow_key.flags: a flow of later fragments (bpf/xdp.h).
-pub const FLOW_FRAGMENT: u16 = 1;
+// flow_slot.state (enum slot_state in bpf/xdp.h), as the u64 the field is;
+// SLOT_CLAIMING is skipped like FREE.
+const SLOT_FREE: u64 = slot_state::SLOT_FREE.0 as u64;
+const SLOT_ACTIVE: u64 = slot_state::SLOT_ACTIVE.0 as u64;
+const SLOT_RETIRED: u64 = slot_state::SLOT_RETIRED.0 as u64;
+/// flow_key.flags: a flow of later fragments (enum flow_flag in bpf/xdp.h).
+const FLOW_FRAGMENT: u16 = flow_flag::FLOW_FRAGMENT.0 as u16;
 
 /// How long a retired slot is kept before it is freed. The program holds a
 /// slot for nanoseconds; this is a wide margin.
@@ -47,7 +48,7 @@ const _: () = {
     assert!(offset_of!(Slot, key) == offset_of!(flow_slot, key));
     assert!(offset_of!(Slot, packets) == offset_of!(flow_slot, packets));
     assert!(offset_of!(Slot, bytes) == offset_of!(flow_slot, bytes));
-    assert!(size_of::<super::skel::types::flow_key>() == 40);
+    assert!(size_of::<flow_key>() == 40);
 };
 
 impl Slot {
@@ -249,15 +250,26 @@ impl Drainer {
     }
 }
 
-/// A table key (struct flow_key, as five native-endian words) → a record.
-pub fn flow_record(d: &Delta, timestamp: Timestamp, iface: &Arc<str>) -> FlowRecord {
-    let mut b = [0u8; 40];
-    for (chunk, w) in b.chunks_exact_mut(8).zip(d.key) {
+// SAFETY: flow_key is plain old data generated from BTF (bytes and a u16).
+unsafe impl plain::Plain for flow_key {}
+
+/// A table key as the five native-endian words the program hashes and
+/// compares → struct flow_key.
+fn flow_key_of(words: [u64; 5]) -> flow_key {
+    let mut b = [0u8; size_of::<flow_key>()];
+    for (chunk, w) in b.chunks_exact_mut(8).zip(words) {
         chunk.copy_from_slice(&w.to_ne_bytes());
     }
-    let (proto, ver) = (b[36], b[37]);
-    // flow_key.flags (native-endian u16), FLOW_FRAGMENT in bpf/xdp.h.
-    let fragment = u16::from_ne_bytes([b[38], b[39]]) & FLOW_FRAGMENT != 0;
+    let mut k = flow_key::default();
+    plain::copy_from_bytes(&mut k, &b).expect("a whole flow_key");
+    k
+}
+
+/// A table key (struct flow_key, as five native-endian words) → a record.
+pub fn flow_record(d: &Delta, timestamp: Timestamp, iface: &Arc<str>) -> FlowRecord {
+    let k = flow_key_of(d.key);
+    let (proto, ver, b) = (k.proto, k.ver, &k.addrs);
+    let fragment = k.flags & FLOW_FRAGMENT != 0;
     let ipv6 = ver == 6;
     let (src, dst) = if ipv6 {
         let v6 = |a: &[u8]| IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(a).expect("16")));
@@ -271,11 +283,11 @@ pub fn flow_record(d: &Delta, timestamp: Timestamp, iface: &Arc<str>) -> FlowRec
         _ if fragment => {}
         (6 | 17, _) => {
             ports = Some((
-                u16::from_be_bytes([b[32], b[33]]),
-                u16::from_be_bytes([b[34], b[35]]),
+                u16::from_be_bytes([k.l4[0], k.l4[1]]),
+                u16::from_be_bytes([k.l4[2], k.l4[3]]),
             ))
         }
-        (1, false) | (58, true) => icmp = Some((b[32], b[33])),
+        (1, false) | (58, true) => icmp = Some((k.l4[0], k.l4[1])),
         _ => {}
     }
     FlowRecord {
@@ -298,273 +310,4 @@ pub fn flow_record(d: &Delta, timestamp: Timestamp, iface: &Arc<str>) -> FlowRec
 }
 
 #[cfg(test)]
-pub mod tests {
-    use super::*;
-
-    const SLOT_CLAIMING: u64 = 1;
-
-    /// A key as the program builds it (see struct flow_key in bpf/xdp.h).
-    pub fn key(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16) -> [u64; 5] {
-        key_with_flags(src, dst, proto, sport, dport, 0)
-    }
-
-    /// The key of a flow of later fragments: no ports, FLOW_FRAGMENT set.
-    pub fn fragment_key(src: IpAddr, dst: IpAddr, proto: u8) -> [u64; 5] {
-        key_with_flags(src, dst, proto, 0, 0, FLOW_FRAGMENT)
-    }
-
-    fn key_with_flags(
-        src: IpAddr,
-        dst: IpAddr,
-        proto: u8,
-        sport: u16,
-        dport: u16,
-        flags: u16,
-    ) -> [u64; 5] {
-        let mut b = [0u8; 40];
-        match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                b[0..4].copy_from_slice(&s.octets());
-                b[4..8].copy_from_slice(&d.octets());
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                b[0..16].copy_from_slice(&s.octets());
-                b[16..32].copy_from_slice(&d.octets());
-            }
-            _ => panic!("one IP version"),
-        }
-        let ipv6 = src.is_ipv6();
-        if matches!((proto, ipv6), (1, false) | (58, true)) {
-            // Type and code, as the bytes they are on the wire.
-            b[32] = sport as u8;
-            b[33] = dport as u8;
-        } else {
-            b[32..34].copy_from_slice(&sport.to_be_bytes());
-            b[34..36].copy_from_slice(&dport.to_be_bytes());
-        }
-        b[36] = proto;
-        b[37] = if ipv6 { 6 } else { 4 };
-        b[38..40].copy_from_slice(&flags.to_ne_bytes());
-        let mut w = [0u64; 5];
-        for (w, c) in w.iter_mut().zip(b.chunks_exact(8)) {
-            *w = u64::from_ne_bytes(c.try_into().unwrap());
-        }
-        w
-    }
-
-    fn table(n: usize) -> Vec<Slot> {
-        (0..n)
-            .map(|_| Slot {
-                state: AtomicU64::new(SLOT_FREE),
-                key: Default::default(),
-                packets: AtomicU64::new(0),
-                bytes: AtomicU64::new(0),
-            })
-            .collect()
-    }
-
-    /// What the program does for a packet of `k` that finds or claims slot `i`.
-    fn packet(t: &[Slot], nflows: &AtomicU64, i: usize, k: [u64; 5], len: u64) {
-        let s = &t[i];
-        if s.state.load(Ordering::Acquire) == SLOT_FREE {
-            s.state.store(SLOT_CLAIMING, Ordering::SeqCst);
-            nflows.fetch_add(1, Ordering::SeqCst);
-            for (w, v) in s.key.iter().zip(k) {
-                w.store(v, Ordering::Relaxed);
-            }
-            s.packets.store(1, Ordering::Relaxed);
-            s.bytes.store(len, Ordering::Relaxed);
-            s.state.store(SLOT_ACTIVE, Ordering::SeqCst);
-        } else {
-            s.packets.fetch_add(1, Ordering::Relaxed);
-            s.bytes.fetch_add(len, Ordering::Relaxed);
-        }
-    }
-
-    fn k(port: u16) -> [u64; 5] {
-        key(
-            "10.0.0.2".parse().unwrap(),
-            "10.0.0.1".parse().unwrap(),
-            17,
-            port,
-            9000,
-        )
-    }
-
-    #[test]
-    fn deltas_then_idle_removal_then_reuse() {
-        let t0 = Instant::now();
-        let s = |n| t0 + Duration::from_secs(n);
-        let t = table(4);
-        let nflows = AtomicU64::new(0);
-        let mut d = Drainer::new(4, Duration::from_secs(3), t0);
-        let mut out = Vec::new();
-
-        packet(&t, &nflows, 1, k(1), 100);
-        packet(&t, &nflows, 1, k(1), 100);
-        assert_eq!(d.pass(&t, &nflows, s(1), false, &mut out), 1);
-        assert_eq!(
-            out,
-            [Delta {
-                key: k(1),
-                packets: 2,
-                bytes: 200
-            }]
-        );
-        out.clear();
-        // Nothing moved: no records, still tracked.
-        assert_eq!(d.pass(&t, &nflows, s(2), false, &mut out), 1);
-        assert!(out.is_empty());
-        packet(&t, &nflows, 1, k(1), 50);
-        assert_eq!(d.pass(&t, &nflows, s(3), false, &mut out), 1);
-        assert_eq!((out[0].packets, out[0].bytes), (1, 50));
-        out.clear();
-        // Idle for 3 s: retired (not matched any more, not yet free).
-        assert_eq!(d.pass(&t, &nflows, s(6), false, &mut out), 0);
-        assert_eq!(t[1].state.load(Ordering::Relaxed), SLOT_RETIRED);
-        assert_eq!(nflows.load(Ordering::Relaxed), 1);
-        // A packet that had matched it just before lands late: still counted.
-        t[1].packets.fetch_add(1, Ordering::Relaxed);
-        t[1].bytes.fetch_add(70, Ordering::Relaxed);
-        assert_eq!(d.pass(&t, &nflows, s(6) + GRACE, false, &mut out), 0);
-        assert_eq!(
-            out,
-            [Delta {
-                key: k(1),
-                packets: 1,
-                bytes: 70
-            }]
-        );
-        assert_eq!(t[1].state.load(Ordering::Relaxed), SLOT_FREE);
-        assert_eq!(nflows.load(Ordering::Relaxed), 0);
-        out.clear();
-        // The slot is reused from zero by another flow.
-        packet(&t, &nflows, 1, k(2), 10);
-        assert_eq!(d.pass(&t, &nflows, s(9), false, &mut out), 1);
-        assert_eq!(
-            out,
-            [Delta {
-                key: k(2),
-                packets: 1,
-                bytes: 10
-            }]
-        );
-    }
-
-    #[test]
-    fn twin_slots_of_one_flow_make_one_delta() {
-        let t0 = Instant::now();
-        let t = table(4);
-        let nflows = AtomicU64::new(0);
-        let mut d = Drainer::new(4, Duration::from_secs(30), t0);
-        packet(&t, &nflows, 0, k(7), 10);
-        packet(&t, &nflows, 3, k(7), 20);
-        packet(&t, &nflows, 2, k(8), 5);
-        let mut out = Vec::new();
-        d.pass(&t, &nflows, t0, false, &mut out);
-        assert_eq!(
-            out,
-            [
-                Delta {
-                    key: k(7),
-                    packets: 2,
-                    bytes: 30
-                },
-                Delta {
-                    key: k(8),
-                    packets: 1,
-                    bytes: 5
-                }
-            ]
-        );
-    }
-
-    #[test]
-    fn twins_are_found_across_the_end_of_the_table() {
-        let t0 = Instant::now();
-        let t = table(64);
-        let nflows = AtomicU64::new(0);
-        let mut d = Drainer::new(64, Duration::from_secs(30), t0);
-        // A window that starts at slot 60 wraps to slot 27.
-        packet(&t, &nflows, 62, k(7), 10);
-        packet(&t, &nflows, 1, k(7), 20);
-        packet(&t, &nflows, 40, k(8), 5);
-        let mut out = Vec::new();
-        d.pass(&t, &nflows, t0, false, &mut out);
-        let mut got: Vec<(u64, u64)> = out.iter().map(|d| (d.packets, d.bytes)).collect();
-        got.sort();
-        assert_eq!(got, [(1, 5), (2, 30)]);
-    }
-
-    #[test]
-    fn last_pass_retires_nothing_and_skips_claims_in_progress() {
-        let t0 = Instant::now();
-        let t = table(2);
-        let nflows = AtomicU64::new(0);
-        let mut d = Drainer::new(2, Duration::from_millis(1), t0);
-        packet(&t, &nflows, 0, k(1), 10);
-        t[1].state.store(SLOT_CLAIMING, Ordering::Relaxed);
-        let mut out = Vec::new();
-        let later = t0 + Duration::from_secs(60);
-        assert_eq!(d.pass(&t, &nflows, later, true, &mut out), 1);
-        assert_eq!(out.len(), 1);
-        assert_eq!(t[0].state.load(Ordering::Relaxed), SLOT_ACTIVE);
-    }
-
-    #[test]
-    fn keys_become_records() {
-        let iface: Arc<str> = "eth0".into();
-        let rec = |key| {
-            let r = flow_record(
-                &Delta {
-                    key,
-                    packets: 3,
-                    bytes: 300,
-                },
-                Timestamp(0),
-                &iface,
-            );
-            serde_json::to_value(Record::Flow(r)).unwrap()
-        };
-        use crate::record::Record;
-        use serde_json::json;
-        let v4 = |s: &str| s.parse::<IpAddr>().unwrap();
-        let r = rec(key(v4("10.0.0.2"), v4("10.0.0.1"), 6, 40001, 443));
-        assert_eq!(
-            (
-                &r["proto"],
-                &r["src_ip"],
-                &r["src_port"],
-                &r["dst_ip"],
-                &r["dst_port"]
-            ),
-            (
-                &json!("tcp"),
-                &json!("10.0.0.2"),
-                &json!(40001),
-                &json!("10.0.0.1"),
-                &json!(443)
-            )
-        );
-        let r = rec(key(v4("fd00::2"), v4("fd00::1"), 58, 128, 0));
-        assert_eq!(
-            (&r["proto"], &r["src_ip"], &r["icmp_type"], &r["icmp_code"]),
-            (&json!("icmpv6"), &json!("fd00::2"), &json!(128), &json!(0))
-        );
-        assert!(r.get("src_port").is_none());
-        let r = rec(key(v4("10.0.0.2"), v4("10.0.0.1"), 1, 8, 0));
-        assert_eq!((&r["proto"], &r["icmp_type"]), (&json!("icmp"), &json!(8)));
-        let r = rec(key(v4("10.0.0.2"), v4("10.0.0.1"), 47, 0, 0));
-        assert_eq!(&r["proto"], &json!("47"));
-        assert!(r.get("src_port").is_none() && r.get("icmp_type").is_none());
-        assert_eq!((&r["packets"], &r["bytes"]), (&json!(3), &json!(300)));
-        assert!(r.get("fragment").is_none());
-        // Later fragments: no ports even for UDP, no type for ICMP; marked.
-        let r = rec(fragment_key(v4("10.0.0.2"), v4("10.0.0.1"), 17));
-        assert_eq!((&r["proto"], &r["fragment"]), (&json!("udp"), &json!(true)));
-        assert!(r.get("src_port").is_none() && r.get("dst_port").is_none());
-        let r = rec(fragment_key(v4("fd00::2"), v4("fd00::1"), 58));
-        assert_eq!(&r["fragment"], &json!(true));
-        assert!(r.get("icmp_type").is_none());
-    }
-}
+pub mod tests;

@@ -3,11 +3,10 @@
 //! program saw is in exactly one flow or category, so the sums add up.
 
 pub mod attach;
-mod drain;
+pub mod drain;
+pub mod skel;
 #[cfg(test)]
 mod tests;
-
-bpf_skel!(pub skel, "xdp.skel.rs");
 
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
@@ -15,7 +14,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use libbpf_rs::{MapCore, MapFlags};
+use libbpf_rs::MapCore;
 
 use crate::cli::XdpArgs;
 use crate::clock::Timestamp;
@@ -26,14 +25,15 @@ use crate::record::{Record, XdpStatsRecord};
 /// Userspace state per table slot, in bytes (the drain bench reports memory).
 pub use drain::SEEN_BYTES;
 use drain::{Delta, Drainer, Mapping};
+use skel::types::{xdp_cat, xdp_counter, xdp_counters};
 
-// Indexes of xdp_counters.c, as enum xdp_cat in bpf/xdp.h.
-pub const CAT_UNTRACKED: usize = 0;
-const CAT_EXCLUDED: usize = 1;
-const CAT_NON_IP: usize = 2;
-const CAT_MALFORMED: usize = 3;
-const CAT_N: usize = 4;
-const _: () = assert!(size_of::<skel::types::xdp_counters>() == CAT_N * 16);
+// Indexes of xdp_counters.c (enum xdp_cat in bpf/xdp.h).
+pub const CAT_UNTRACKED: usize = xdp_cat::CAT_UNTRACKED.0 as usize;
+pub const CAT_EXCLUDED: usize = xdp_cat::CAT_EXCLUDED.0 as usize;
+pub const CAT_NON_IP: usize = xdp_cat::CAT_NON_IP.0 as usize;
+pub const CAT_MALFORMED: usize = xdp_cat::CAT_MALFORMED.0 as usize;
+pub const CAT_N: usize = xdp_cat::CAT_N.0 as usize;
+const _: () = assert!(size_of::<xdp_counters>() == CAT_N * size_of::<xdp_counter>());
 /// Index of the total in [`Table::counters`]: every packet the program saw,
 /// which is every packet counted in a flow or a category. (A packet counted
 /// in its flow touches nothing else in the kernel: that is the hot path.)
@@ -253,20 +253,11 @@ impl<'a> Table<'a> {
 }
 
 fn read_counters(map: &dyn MapCore) -> Result<[(u64, u64); CAT_N], Error> {
-    let per_cpu = map
-        .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+    // struct xdp_counters: (packets, bytes) per category.
+    let words: [u64; 2 * CAT_N] = crate::kernel::sum_percpu(map, 0)
         .map_err(|e| Error::Failure(format!("reading the xdp counters: {e}")))?
         .ok_or_else(|| Error::Failure("reading the xdp counters: no entry".into()))?;
-    let mut sum = [(0u64, 0u64); CAT_N];
-    for v in &per_cpu {
-        let word = |i: usize| {
-            v.get(i * 8..i * 8 + 8)
-                .map_or(0, |b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))
-        };
-        for (cat, s) in sum.iter_mut().enumerate() {
-            s.0 += word(cat * 2);
-            s.1 += word(cat * 2 + 1);
-        }
-    }
-    Ok(sum)
+    Ok(std::array::from_fn(|cat| {
+        (words[2 * cat], words[2 * cat + 1])
+    }))
 }

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* exec.bpf.c's --failed hooks: sys_enter keeps an execve/execveat's arguments
+ * (in `inflight`), sys_exit reports the call if it failed, with the argv read
+ * element by element from the caller's memory, then measured. Uses
+ * exec.bpf.c's maps, settings, begin_event and submit. */
+#ifndef EBPF_JSONL_EXEC_FAILED_BPF_H
+#define EBPF_JSONL_EXEC_FAILED_BPF_H
+
+#include "exec_syscall.bpf.h"
+
+/* argv elements a failed exec's argv is followed for, and bytes of it measured beyond the
+ * cap, before its whole size is given up as unknown. */
+#define ARGV_MAX_ELEMS 1024
+#define ARGV_MEASURE_MAX (1024 * 1024)
+
+static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
+{
+	struct exec_args a = {};
+	if (!exec_call(regs, id, &a))
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY))
+		count_drop(DROP_INFLIGHT);
+	return 0;
+}
+
+/* argv[i] of the caller: 4-byte pointers for a 32-bit ABI. */
+static __always_inline long user_argv_elem(const struct exec_args *a, __u32 i, __u64 *arg)
+{
+	/* 4 or 8 without a branch: one path for the verifier, not two per element */
+	__u32 psize = 8 - 4 * (a->compat & 1);
+	*arg = 0;
+	return bpf_probe_read_user(arg, psize, (void *)(a->argv + (__u64)i * psize));
+}
+
+/* Reads argv element by element from the caller's memory (it is still there:
+ * the exec failed) into `buf`: whole elements while they fit, then the exact
+ * prefix of the one the byte cap cuts. Returns the bytes written to `buf`;
+ * `*next` is the first element not read whole, `*whole` the bytes before it. */
+static __always_inline __u32 read_user_argv(char *buf, const struct exec_args *a, __u32 *next,
+					    __u32 *whole, __u16 *flags)
+{
+	__u32 off = 0;
+	__u32 i;
+	for (i = 0; i < ARGV_MAX_ELEMS; i++) {
+		__u64 arg;
+		if (user_argv_elem(a, i, &arg)) {
+			*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
+			break;
+		}
+		if (!arg)
+			break;
+		if (i >= max_args || off >= argv_cap || off >= ARGV_MAX_LEN) {
+			*flags |= EXEC_F_ARGV_CUT;
+			break;
+		}
+		__u32 room = argv_cap - off;
+		if (room > ARGV_MAX_LEN - off)
+			room = ARGV_MAX_LEN - off;
+		/* Opaque to the compiler, so the masks below stay for the verifier:
+		 * the offset is below ARGV_MAX_LEN and the size 1 to ARGV_MAX_LEN. */
+		__u32 at = off;
+		barrier_var(at);
+		barrier_var(room);
+		long n = bpf_probe_read_user_str(buf + (at & (ARGV_MAX_LEN - 1)),
+						 ((room - 1) & (ARGV_MAX_LEN - 1)) + 1, (void *)arg);
+		if (n <= 0) {
+			*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
+			break;
+		}
+		if ((__u32)n >= room) {
+			/* filled the room: kept as its exact prefix, NUL-closed */
+			*flags |= EXEC_F_ARGV_CUT;
+			*whole = off;
+			*next = i;
+			return off + n;
+		}
+		off += n;
+	}
+	if (i == ARGV_MAX_ELEMS)
+		*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
+	*whole = off;
+	*next = i;
+	return off;
+}
+
+/* The bytes of argv from element `from` on, each measured in the throwaway
+ * half of `buf`; EXEC_F_SIZE_UNKNOWN if that cannot be done (unreadable, an
+ * element longer than that half, too many elements or bytes). */
+static __always_inline __u32 measure_user_argv(char *buf, const struct exec_args *a, __u32 from,
+					       __u16 *flags)
+{
+	__u32 total = 0;
+	for (__u32 j = 0; j < ARGV_MAX_ELEMS; j++) {
+		__u32 i = from + j;
+		if (i >= ARGV_MAX_ELEMS)
+			break;
+		__u64 arg;
+		if (user_argv_elem(a, i, &arg))
+			break;
+		if (!arg)
+			return total;
+		long n = bpf_probe_read_user_str(buf + ARGV_MAX_LEN, ARGV_MAX_LEN, (void *)arg);
+		if (n <= 0 || n >= ARGV_MAX_LEN || total > ARGV_MEASURE_MAX)
+			break;
+		total += n;
+	}
+	*flags |= EXEC_F_SIZE_UNKNOWN;
+	return total;
+}
+
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	if (!a)
+		return 0;
+	struct exec_args args = *a;
+	bpf_map_delete_elem(&inflight, &tid);
+	if (ret >= 0)
+		return 0;
+
+	struct exec_event *e = begin_event((struct task_struct *)bpf_get_current_task(), false);
+	if (!e)
+		return 0;
+	e->h.kind = EV_EXEC;
+	e->h.ret = ret;
+	e->h.exec_ns = e->h.ts_boot_ns;
+	__u32 next = 0, whole = 0;
+	__u32 len = read_user_argv(e->data, &args, &next, &whole, &e->h.flags);
+	/* at most ARGV_MAX_LEN; the mask (a no-op) shows the verifier the filename's room */
+	len &= 2 * ARGV_MAX_LEN - 1;
+	e->h.argv_len = len;
+	/* The whole argv's size: what was read whole, plus the rest measured.
+	 * `next` goes through the event (exit_status, unused by an exec), so the
+	 * verifier checks the measuring loop once, not once per exit of the first. */
+	e->h.argv_size = whole;
+	e->h.exit_status = next;
+	if ((e->h.flags & (EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN)) == EXEC_F_ARGV_CUT)
+		e->h.argv_size += measure_user_argv(e->data, &args,
+						    *(volatile __u32 *)&e->h.exit_status, &e->h.flags);
+	e->h.exit_status = 0;
+	long n = bpf_probe_read_user_str(e->data + len, FILENAME_MAX_LEN, (void *)args.filename);
+	if (n < 0)
+		n = 0;
+	e->h.filename_len = n;
+	submit(e, n + len);
+	return 0;
+}
+
+#endif

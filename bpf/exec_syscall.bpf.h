@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* exec.bpf.c's --failed hooks: which syscalls are execve/execveat, in every
+ * ABI this architecture runs, and their arguments. */
+#ifndef EBPF_JSONL_EXEC_SYSCALL_BPF_H
+#define EBPF_JSONL_EXEC_SYSCALL_BPF_H
+
+#if defined(__TARGET_ARCH_arm64)
+#define NR_execve 221
+#define NR_execveat 281
+/* AArch32 tasks (thread_info.flags & 1 << TIF_32BIT) use the arm table. */
+#define TIF_32BIT 22
+#define NR_compat_execve 11
+#define NR_compat_execveat 387
+#else
+#define NR_execve 59
+#define NR_execveat 322
+/* int $0x80 / sysenter (ia32): thread_info.status & TS_COMPAT, the i386 table. */
+#define TS_COMPAT 0x0002
+#define NR_compat_execve 11
+#define NR_compat_execveat 358
+/* x32: the syscall number carries __X32_SYSCALL_BIT. */
+#define X32_SYSCALL_BIT 0x40000000
+#define NR_x32_execve 520
+#define NR_x32_execveat 545
+#endif
+
+#define AT_FDCWD -100
+
+/* Is the current syscall a 32-bit compat one (ia32 on x86-64, AArch32 on
+ * arm64)? Their numbers index another table: i386's 59 is not execve. */
+static __always_inline bool compat_syscall(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+#if defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(t, thread_info.flags) & (1UL << TIF_32BIT);
+#else
+	return BPF_CORE_READ(t, thread_info.status) & TS_COMPAT;
+#endif
+}
+
+/* execve/execveat's arguments, or false if syscall `id` is neither. Most
+ * syscalls cost a few compares; the task is read only for execve's and
+ * execveat's numbers in either table (i386's 11 is also native munmap). */
+static __always_inline bool exec_call(struct pt_regs *regs, long id, struct exec_args *a)
+{
+	bool at;
+	if (id == NR_execve || id == NR_execveat) {
+		if (compat_syscall())
+			return false;
+		at = id == NR_execveat;
+#if defined(__TARGET_ARCH_x86)
+	} else if (id == (X32_SYSCALL_BIT | NR_x32_execve) ||
+		   id == (X32_SYSCALL_BIT | NR_x32_execveat)) {
+		/* x32: the native registers, 4-byte pointers in argv */
+		a->compat = 1;
+		at = id == (X32_SYSCALL_BIT | NR_x32_execveat);
+#endif
+	} else if (id == NR_compat_execve || id == NR_compat_execveat) {
+		if (!compat_syscall())
+			return false;
+		a->compat = 1;
+		at = id == NR_compat_execveat;
+#if defined(__TARGET_ARCH_x86)
+		/* i386 passes arguments in ebx, ecx, edx, esi, edi */
+		if (at) {
+			a->dirfd = (__s32)BPF_CORE_READ(regs, bx);
+			a->filename = (__u32)BPF_CORE_READ(regs, cx);
+			a->argv = (__u32)BPF_CORE_READ(regs, dx);
+		} else {
+			a->dirfd = AT_FDCWD;
+			a->filename = (__u32)BPF_CORE_READ(regs, bx);
+			a->argv = (__u32)BPF_CORE_READ(regs, cx);
+		}
+		return true;
+#endif
+	} else {
+		return false;
+	}
+	if (at) {
+		a->dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		a->filename = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		a->argv = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	} else {
+		a->dirfd = AT_FDCWD;
+		a->filename = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		a->argv = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	}
+	if (a->compat) {
+		a->filename = (__u32)a->filename;
+		a->argv = (__u32)a->argv;
+	}
+	return true;
+}
+
+#endif
