@@ -94,14 +94,14 @@ struct {
 /* Filters: uids, comms, traced tgids (--pid and descendants), cgroups. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
+	__uint(max_entries, MAX_UID_FILTERS);
 	__type(key, __u32);
 	__type(value, __u8);
 } uids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
+	__uint(max_entries, MAX_COMM_FILTERS);
 	__type(key, char[TASK_COMM_LEN]);
 	__type(value, __u8);
 } comms SEC(".maps");

@@ -11,6 +11,8 @@ enum exec_limit {
 	FILENAME_MAX_LEN = 4096, /* PATH_MAX: getname() refuses longer paths */
 	ARGV_MAX_LEN = 65536, /* hard ceiling of captured argv bytes (--max-argv-bytes) */
 	MAX_CGROUP_FILTERS = 8,
+	MAX_UID_FILTERS = 64, /* distinct --uid values: the uids map's size */
+	MAX_COMM_FILTERS = 64, /* distinct --comm values: the comms map's size */
 };
 
 /* exec_hdr.kind */

@@ -4,6 +4,10 @@ use clap::Args;
 
 use super::common::Common;
 use super::values::{decimal, parse_count, parse_size};
+// The kernel filters' sizes, from bpf/exec.h through the skeleton.
+use crate::exec::skel::{
+    ARGV_MAX_LEN, COMM_LEN, MAX_CGROUP_FILTERS, MAX_COMM_FILTERS, MAX_UID_FILTERS,
+};
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -11,13 +15,14 @@ pub struct ExecArgs {
     pub common: Common,
 
     /// Keep at most this many argv elements per exec (then args_truncated is true)
+    // (each element takes at least its NUL of the captured bytes)
     #[arg(long, value_name = "N", default_value_t = 128,
-          value_parser = |s: &str| parse_count(s, 1, 65536))]
+          value_parser = |s: &str| parse_count(s, 1, ARGV_MAX_LEN))]
     pub max_args: u32,
 
     /// Capture at most this many bytes of argv per exec (up to 64K)
     #[arg(long, value_name = "BYTES", default_value = "4K",
-          value_parser = |s: &str| parse_size(s, 1, 64 * 1024))]
+          value_parser = |s: &str| parse_size(s, 1, ARGV_MAX_LEN.into()))]
     pub max_argv_bytes: u32,
 
     /// Kernel ring buffer size (a power of two, 4K to 256M)
@@ -76,16 +81,21 @@ impl ExecArgs {
             (
                 "--uid <UID>",
                 uids,
-                MAX_UIDS,
+                MAX_UID_FILTERS,
                 "distinct uids (the kernel filter's size)",
             ),
             (
                 "--comm <NAME>",
                 comms,
-                MAX_COMMS,
+                MAX_COMM_FILTERS,
                 "distinct names (the kernel filter's size)",
             ),
-            ("--cgroup <PATH>", self.cgroup.len(), MAX_CGROUPS, "cgroups"),
+            (
+                "--cgroup <PATH>",
+                self.cgroup.len(),
+                MAX_CGROUP_FILTERS,
+                "cgroups",
+            ),
         ] {
             if n > max {
                 return Err(clap::Error::raw(
@@ -100,13 +110,6 @@ impl ExecArgs {
         Ok(())
     }
 }
-
-/// How many distinct `--uid` and `--comm` values the kernel filters hold
-/// (max_entries of the uids and comms maps in bpf/exec.bpf.c).
-pub const MAX_UIDS: usize = 64;
-pub const MAX_COMMS: usize = 64;
-/// MAX_CGROUP_FILTERS in bpf/exec.h.
-pub const MAX_CGROUPS: usize = 8;
 
 /// A real uid: 0 to 4294967294 ((uid_t)-1 means "no uid" to the kernel).
 pub(super) fn parse_uid(s: &str) -> Result<u32, String> {
@@ -131,9 +134,11 @@ pub(super) fn parse_pid(s: &str) -> Result<u32, String> {
 }
 
 fn parse_comm(s: &str) -> Result<String, String> {
-    if s.is_empty() || s.len() > 15 {
+    // TASK_COMM_LEN bytes, the last one a NUL.
+    let max = COMM_LEN - 1;
+    if s.is_empty() || s.len() > max {
         return Err(format!(
-            "{} bytes long: the kernel keeps 1 to 15 bytes of a program name",
+            "{} bytes long: the kernel keeps 1 to {max} bytes of a program name",
             s.len()
         ));
     }

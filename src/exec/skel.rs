@@ -13,6 +13,11 @@ pub const DROP_SLOTS: usize = drop_slot::DROP_SLOTS.0 as usize;
 
 /// The most `--cgroup` filters the kernel side has room for.
 pub const MAX_CGROUP_FILTERS: usize = exec_limit::MAX_CGROUP_FILTERS.0 as usize;
+/// The most distinct `--uid` and `--comm` values the kernel filters hold.
+pub const MAX_UID_FILTERS: usize = exec_limit::MAX_UID_FILTERS.0 as usize;
+pub const MAX_COMM_FILTERS: usize = exec_limit::MAX_COMM_FILTERS.0 as usize;
+/// The ceiling of captured argv bytes (`--max-argv-bytes`).
+pub const ARGV_MAX_LEN: u32 = exec_limit::ARGV_MAX_LEN.0;
 
 /// Bytes of a comm (TASK_COMM_LEN), read from exec_hdr's layout.
 pub const COMM_LEN: usize = array_len(|h: &exec_hdr| &h.comm);

@@ -6,6 +6,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use crate::clock::Timestamp;
+use crate::exec::skel::COMM_LEN;
 
 /// One execve/execveat: successful (`ret` 0), or failed (with --failed).
 #[derive(Debug, Serialize)]
@@ -113,15 +114,15 @@ impl Serialize for ExecId {
     }
 }
 
-/// A task's name (up to 16 bytes, NUL-padded) printed as a JSON string.
+/// A task's name (up to TASK_COMM_LEN bytes, NUL-padded) printed as a JSON string.
 /// Kernel bytes: valid UTF-8 passes through as is; each invalid sequence
 /// becomes U+FFFD (the documented, lossy encoding), as for every string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Comm(pub [u8; 16]);
+pub struct Comm(pub [u8; COMM_LEN]);
 
 impl Comm {
     pub fn bytes(&self) -> &[u8] {
-        let n = self.0.iter().position(|&c| c == 0).unwrap_or(16);
+        let n = self.0.iter().position(|&c| c == 0).unwrap_or(COMM_LEN);
         &self.0[..n]
     }
 }

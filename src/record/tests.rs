@@ -4,7 +4,7 @@ use super::*;
 use crate::clock::Timestamp;
 
 fn comm(name: &str) -> Comm {
-    let mut c = [0u8; 16];
+    let mut c = [0u8; crate::exec::skel::COMM_LEN];
     c[..name.len()].copy_from_slice(name.as_bytes());
     Comm(c)
 }
