@@ -1,0 +1,87 @@
+//! libbpf's log (kept off stderr unless --verbose, its tail kept for errors)
+//! and libbpf failures turned into actionable errors.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use libbpf_rs::PrintLevel;
+
+use crate::error::Error;
+
+static LOG: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn on_libbpf_log(_: PrintLevel, msg: String) {
+    let msg = msg.trim_end().to_string();
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{msg}");
+    }
+    let mut log = LOG.lock().unwrap_or_else(|e| e.into_inner());
+    if log.len() == 64 {
+        log.pop_front();
+    }
+    log.push_back(msg);
+}
+
+/// Keeps libbpf's chatter off stderr unless `--verbose`; the tail is kept for errors.
+pub fn capture_libbpf_log(verbose: bool) {
+    VERBOSE.store(verbose, std::sync::atomic::Ordering::Relaxed);
+    libbpf_rs::set_print(Some((
+        if verbose {
+            PrintLevel::Debug
+        } else {
+            PrintLevel::Warn
+        },
+        on_libbpf_log,
+    )));
+}
+
+/// The last libbpf line that looks like the cause, for error messages.
+pub fn last_libbpf_error() -> Option<String> {
+    let log = LOG.lock().unwrap_or_else(|e| e.into_inner());
+    log.iter()
+        .rev()
+        .find(|l| l.contains("failed") || l.contains("error") || l.contains("Error"))
+        .cloned()
+}
+
+pub fn clear_libbpf_log() {
+    LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+/// The errno behind a libbpf error, if any.
+fn errno(e: &libbpf_rs::Error) -> Option<i32> {
+    let mut src: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return io.raw_os_error();
+        }
+        src = s.source();
+    }
+    let text = e.to_string();
+    let at = text.rfind("(os error ")? + "(os error ".len();
+    text[at..].trim_end_matches(')').parse().ok()
+}
+
+/// Classifies a libbpf failure at `what` (e.g. "loading exec programs").
+/// EPERM means missing privileges (or lockdown); EACCES from a load is the
+/// verifier refusing a program, which is a kernel-compatibility problem.
+pub fn bpf_error(what: &str, e: &libbpf_rs::Error) -> Error {
+    let detail = last_libbpf_error()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    if errno(e) == Some(libc::EPERM) {
+        return Error::Privilege(format!(
+            "{what}: operation not permitted{detail}: run as root, or grant CAP_BPF and CAP_PERFMON \
+             (check also kernel lockdown and kernel.unprivileged_bpf_disabled); on kernels before \
+             5.11 raise RLIMIT_MEMLOCK too (ulimit -l unlimited)"
+        ));
+    }
+    if errno(e) == Some(libc::EACCES) {
+        return Error::Kernel(format!(
+            "{what}: the kernel's verifier refused the program{detail}; rerun with --verbose \
+             for its log and report it with your kernel version"
+        ));
+    }
+    Error::Kernel(format!("{what}: {e}{detail}"))
+}
