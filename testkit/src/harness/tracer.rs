@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::command::{tool_command, BIN};
+use crate::harness::command::{tool_command, tool_command_as, Privileges};
 use crate::harness::records::{has_arg, validate};
 
 /// The running tool.
@@ -51,17 +51,7 @@ impl Tracer {
     /// Like `start`, as nobody holding only CAP_BPF and CAP_PERFMON (the
     /// minimum README states), through setpriv's ambient capabilities.
     pub fn start_minimal_caps(args: &[&str]) -> Tracer {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all,+bpf,+perfmon",
-            "--ambient-caps=-all,+bpf,+perfmon",
-            "--bounding-set=-all,+bpf,+perfmon",
-            BIN,
-        ]);
-        Self::spawn_command(c, args, true)
+        Self::spawn_command(tool_command_as(None, Privileges::MinimalCaps), args, true)
     }
 
     fn spawn(ns: Option<&str>, args: &[&str], reading: bool) -> Tracer {
