@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use std::time::{Duration, Instant};
-use wired::{assert_ended_by_enospc, assert_whole_json_lines, Fifo, SmallFs, Wired};
 
-use common::{has_arg, marker, peak_rss_kib, run, run_tool, tool_command, Tracer};
+use common::{
+    assert_ended_by_enospc, assert_whole_json_lines, has_arg, marker, peak_rss_kib, run, run_tool,
+    tool_command, Fifo, SmallFs, Tracer, Wired,
+};
 use serde_json::Value;
-
-mod wired;
 
 /// Held by the tests that flood the host with execs, and by the one a flood
 /// would break (a 4 KiB ring buffer): every exec tracer sees every exec.
