@@ -1,11 +1,13 @@
 //! Compiles the benchmarks' baseline XDP programs (bpf/bench_xdp.bpf.c, with
-//! the product's bpf/ for vmlinux.h) into a skeleton under OUT_DIR, and
-//! tells the harness where cargo puts the ebpf-jsonl binary.
+//! the product's bpf/ for vmlinux.h) into a skeleton under OUT_DIR, builds
+//! the exec tests' C helper (src/exec_helper.c) there, and tells the harness
+//! where cargo puts the ebpf-jsonl binary.
 
 use std::env;
 use std::ffi::OsStr;
+use std::path::Path;
 use std::path::PathBuf;
-use std::process::exit;
+use std::process::{exit, Command};
 
 use libbpf_cargo::SkeletonBuilder;
 
@@ -31,6 +33,10 @@ fn main() {
         );
         exit(1);
     }
+    build_exec_helper(
+        &manifest.join("src/exec_helper.c"),
+        &out.join("exec_helper"),
+    );
     // OUT_DIR is <target>/<profile>/build/<package>-<hash>/out; cargo puts the
     // binary that integration tests and benches run at <target>/<profile>/.
     let profile_dir = out
@@ -41,4 +47,28 @@ fn main() {
         "cargo:rustc-env=EBPF_JSONL_BIN={}",
         profile_dir.join("ebpf-jsonl").display()
     );
+}
+
+/// `cc -O2 -pthread` (gcc, from dev.sh's build packages); the path in
+/// EXEC_HELPER for testkit::exec_helper.
+fn build_exec_helper(src: &Path, exe: &Path) {
+    println!("cargo:rerun-if-changed={}", src.display());
+    let out = Command::new("cc")
+        .args(["-O2", "-pthread", "-o"])
+        .arg(exe)
+        .arg(src)
+        .output()
+        .unwrap_or_else(|e| {
+            eprintln!("\nebpf-jsonl-testkit: running cc: {e}\n");
+            exit(1)
+        });
+    if !out.status.success() {
+        eprintln!(
+            "\nebpf-jsonl-testkit: cc {} failed:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        exit(1);
+    }
+    println!("cargo:rustc-env=EXEC_HELPER={}", exe.display());
 }

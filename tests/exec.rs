@@ -8,12 +8,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+use common::exec_helper::write_program;
 use common::{args_of, marker, run, Tracer};
 use serde::Deserialize;
 use serde_json::Value;
-
-mod exec_support;
-use exec_support::write_program;
 
 /// The exec record contract: every field present with its type.
 #[derive(Debug, Deserialize)]

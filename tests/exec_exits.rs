@@ -6,11 +6,9 @@ use ebpf_jsonl_testkit as common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{default_signals, has_arg, marker, run, Tracer};
+use common::exec_helper::helper;
+use common::{default_signals, has_arg, lost, marker, run, Tracer};
 use serde_json::Value;
-
-mod exec_support;
-use exec_support::{helper, lost};
 
 fn exit_of(t: &mut Tracer, pid: u32) -> Value {
     t.wait_for(&format!("exit of {pid}"), |v| {

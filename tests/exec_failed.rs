@@ -7,11 +7,9 @@ use ebpf_jsonl_testkit as common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{args_of, has_arg, marker, run, Tracer};
+use common::exec_helper::{helper, run_helper, write_program};
+use common::{args_of, has_arg, lost, marker, run, Tracer};
 use serde_json::Value;
-
-mod exec_support;
-use exec_support::{helper, lost, run_helper, write_program};
 
 fn exec_of(t: &mut Tracer, m: &str, filename: &str) -> Value {
     t.wait_for(m, |v| has_arg(v, m) && v["filename"] == filename)

@@ -10,11 +10,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{has_arg, marker, run, run_in_cgroup, Tracer};
+use common::{has_arg, lost, marker, run, run_in_cgroup, Tracer};
 use serde_json::Value;
-
-mod exec_support;
-use exec_support::lost;
 
 fn exit_of(t: &mut Tracer, pid: u32) -> Value {
     t.wait_for(&format!("exit of {pid}"), |v| {

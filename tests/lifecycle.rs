@@ -11,30 +11,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use std::time::{Duration, Instant};
-use wired::{assert_ended_by_enospc, assert_whole_json_lines, Fifo, SmallFs, Wired};
 
-use common::{has_arg, marker, peak_rss_kib, run, run_tool, tool_command, Tracer};
+use common::{
+    assert_ended_by_enospc, assert_whole_json_lines, has_arg, lost, marker, peak_rss_kib, run,
+    run_tool, tool_command, Fifo, SmallFs, Tracer, Wired,
+};
 use serde_json::Value;
-
-mod wired;
 
 /// Held by the tests that flood the host with execs, and by the one a flood
 /// would break (a 4 KiB ring buffer): every exec tracer sees every exec.
 fn exec_flood_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn lost(records: &[Value], reason: &str) -> u64 {
-    records
-        .iter()
-        .filter(|v| v["type"] == "lost" && v["reason"] == reason)
-        .map(|v| {
-            let n = v["count"].as_u64().expect("count");
-            assert!(n > 0, "a lost record reports something");
-            n
-        })
-        .sum()
 }
 
 #[test]

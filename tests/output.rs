@@ -7,11 +7,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{has_arg, marker, run, run_tool, tool_command, Tracer};
+use common::{
+    assert_ended_by_enospc, assert_whole_json_lines, has_arg, marker, run, run_tool, tool_command,
+    SmallFs, Tracer, Wired,
+};
 use serde_json::Value;
-
-mod wired;
-use wired::{assert_ended_by_enospc, assert_whole_json_lines, SmallFs, Wired};
 
 fn lines_of(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)

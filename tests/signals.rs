@@ -8,11 +8,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{has_arg, marker, run, tool_command, Tracer};
+use common::{has_arg, marker, run, tool_command, Tracer, Wired};
 use serde_json::Value;
-
-mod wired;
-use wired::Wired;
 
 #[test]
 fn sigint_and_sigterm_drain_and_exit_zero() {

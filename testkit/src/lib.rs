@@ -1,7 +1,9 @@
 //! ebpf-jsonl's test and benchmark tooling, one home for what the tests
 //! (tests/*.rs, the library's unit tests) and the benches (benches/*) share:
-//! - the tool harness at the root (from [`harness`]): run the built binary,
-//!   read and validate its records, markers;
+//! - the tool harness at the root (from [`harness`]): run the built binary
+//!   (as root, nobody or without capabilities), read and validate its
+//!   records, markers; the tool with stdout wired to outputs that misbehave;
+//! - [`exec_helper`]: the C helper the exec tests run, built by build.rs;
 //! - [`net`]: network namespaces and veth pairs (always removed), senders,
 //!   captures and a flood that run inside them;
 //! - [`flow_records`]: `ebpf-jsonl xdp`'s records as the veth tests check them;
@@ -14,6 +16,7 @@
 //! build the library twice); benches use both.
 
 pub mod baseline;
+pub mod exec_helper;
 pub mod flow_records;
 pub mod frames;
 pub mod harness;

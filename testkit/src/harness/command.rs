@@ -1,8 +1,8 @@
 //! Running the built binary and other commands: the tool as a command (with
-//! default signal dispositions, optionally in a network namespace or without
-//! capabilities), run to completion, children moved into a cgroup.
+//! default signal dispositions, optionally in a network namespace, as nobody
+//! or without capabilities), run to completion, children moved into a cgroup.
 
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 
 /// The ebpf-jsonl binary cargo built next to the tests and benches
 /// (`target/<profile>/ebpf-jsonl`; build.rs derives it).
@@ -43,14 +43,69 @@ pub fn run_in_cgroup(cgroup: &std::path::Path, cmd: &mut Command) -> u32 {
 /// `ebpf-jsonl` (inside network namespace `ns` if given) as a command to
 /// add arguments to, with default signal dispositions.
 pub fn tool_command(ns: Option<&str>) -> Command {
-    let mut c = match ns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, BIN]);
-            c
+    tool_command_as(ns, Privileges::Root)
+}
+
+/// Whom the tool runs as: setpriv(1) options between the namespace and it.
+#[derive(Clone, Copy, Debug)]
+pub enum Privileges<'a> {
+    /// The test's own root, every capability.
+    Root,
+    /// nobody, with no capabilities at all.
+    Nobody,
+    /// nobody holding only CAP_BPF and CAP_PERFMON (the minimum README
+    /// states), through ambient capabilities.
+    MinimalCaps,
+    /// root without these capabilities (as setpriv spells them: `sys_admin`,
+    /// `perfmon`): they leave the bounding set, so the effective set lacks them.
+    Without(&'a [&'a str]),
+}
+
+impl Privileges<'_> {
+    fn setpriv_args(self) -> Vec<String> {
+        let (nobody, caps, ambient) = match self {
+            Privileges::Root => return Vec::new(),
+            Privileges::Nobody => (true, "-all".to_string(), false),
+            Privileges::MinimalCaps => (true, "-all,+bpf,+perfmon".to_string(), true),
+            Privileges::Without(drop) => {
+                let caps = drop.iter().map(|c| format!("-{c}")).collect::<Vec<_>>();
+                (false, caps.join(","), false)
+            }
+        };
+        let mut a: Vec<String> = Vec::new();
+        if nobody {
+            a.extend(["--reuid=65534", "--regid=65534", "--clear-groups"].map(String::from));
         }
-        None => Command::new(BIN),
-    };
+        // Inheritable (and ambient) sets hold what the bounding set keeps,
+        // only when ambient capabilities carry them over to nobody.
+        a.push(format!(
+            "--inh-caps={}",
+            if ambient { &caps } else { "-all" }
+        ));
+        if ambient {
+            a.push(format!("--ambient-caps={caps}"));
+        }
+        a.push(format!("--bounding-set={caps}"));
+        a
+    }
+}
+
+/// `ebpf-jsonl` as `privs` (inside network namespace `ns` if given) as a
+/// command to add arguments to, with default signal dispositions: the one
+/// launcher of the tool.
+pub fn tool_command_as(ns: Option<&str>, privs: Privileges) -> Command {
+    let mut argv: Vec<String> = Vec::new();
+    if let Some(ns) = ns {
+        argv.extend(["ip", "netns", "exec", ns].map(String::from));
+    }
+    let setpriv = privs.setpriv_args();
+    if !setpriv.is_empty() {
+        argv.push("setpriv".into());
+        argv.extend(setpriv);
+    }
+    argv.push(BIN.into());
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]);
     default_signals(&mut c);
     c
 }
@@ -88,11 +143,7 @@ pub fn run_tool(args: &[&str]) -> (ExitStatus, String, String) {
 
 /// Like [`run_tool`], inside network namespace `ns` if given.
 pub fn run_tool_in(ns: Option<&str>, args: &[&str]) -> (ExitStatus, String, String) {
-    let out = tool_command(ns)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ebpf-jsonl");
+    let out = run_as(ns, Privileges::Root, args);
     (
         out.status,
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -101,47 +152,21 @@ pub fn run_tool_in(ns: Option<&str>, args: &[&str]) -> (ExitStatus, String, Stri
 }
 
 /// Runs `ebpf-jsonl ARGS` as nobody with no capabilities at all (setpriv).
-pub fn run_unprivileged(args: &[&str]) -> std::process::Output {
-    Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            BIN,
-        ])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("setpriv (util-linux)")
+pub fn run_unprivileged(args: &[&str]) -> Output {
+    run_as(None, Privileges::Nobody, args)
 }
 
 /// Runs `ebpf-jsonl ARGS` as root but without the capabilities in `drop`
-/// (names as setpriv spells them: `sys_admin`, `perfmon`): they leave the
-/// bounding set, so the tool's effective set lacks them. Inside network
-/// namespace `ns` if given.
-pub fn run_without_caps(ns: Option<&str>, drop: &[&str], args: &[&str]) -> std::process::Output {
-    let bounding = drop
-        .iter()
-        .map(|c| format!("-{c}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut c = match ns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, "setpriv"]);
-            c
-        }
-        None => Command::new("setpriv"),
-    };
-    c.args([
-        "--inh-caps=-all",
-        &format!("--bounding-set={bounding}"),
-        BIN,
-    ])
-    .args(args)
-    .stdin(Stdio::null())
-    .output()
-    .expect("setpriv (util-linux)")
+/// (see [`Privileges::Without`]), inside network namespace `ns` if given.
+pub fn run_without_caps(ns: Option<&str>, drop: &[&str], args: &[&str]) -> Output {
+    run_as(ns, Privileges::Without(drop), args)
+}
+
+/// Runs `ebpf-jsonl ARGS` as `privs` to completion, its output collected.
+pub fn run_as(ns: Option<&str>, privs: Privileges, args: &[&str]) -> Output {
+    tool_command_as(ns, privs)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ebpf-jsonl (setpriv is util-linux's)")
 }

@@ -1,5 +1,5 @@
 //! Records the tool prints, as tests check them: schema validation, markers
-//! that pick out a test's own children, argv helpers.
+//! that pick out a test's own children, argv helpers, `lost` counts.
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -51,4 +51,17 @@ pub fn args_of(v: &Value) -> Vec<String> {
         .iter()
         .map(|a| a.as_str().expect("each arg is a string").to_string())
         .collect()
+}
+
+/// The `count`s of the `lost` records with this reason (each must count something).
+pub fn lost(records: &[Value], reason: &str) -> u64 {
+    records
+        .iter()
+        .filter(|v| v["type"] == "lost" && v["reason"] == reason)
+        .map(|v| {
+            let n = v["count"].as_u64().expect("count");
+            assert!(n > 0, "a lost record reports something");
+            n
+        })
+        .sum()
 }

@@ -5,13 +5,13 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::command::{tool_command, BIN};
+use crate::harness::command::{tool_command, tool_command_as, Privileges};
+use crate::harness::launch::{exit_within, launch, signal, Stderr};
 use crate::harness::records::{has_arg, validate};
 
 /// The running tool.
@@ -20,9 +20,7 @@ pub struct Tracer {
     /// Each stdout line, parsed (or why it is not JSON), in order.
     records: Receiver<Result<Value, String>>,
     pub seen: Vec<Value>,
-    stderr: Arc<Mutex<String>>,
-    /// The stderr reader: done once the tool (and so its stderr) has ended.
-    stderr_reader: Option<thread::JoinHandle<()>>,
+    stderr: Stderr,
     gate: Option<Sender<()>>,
 }
 
@@ -51,17 +49,7 @@ impl Tracer {
     /// Like `start`, as nobody holding only CAP_BPF and CAP_PERFMON (the
     /// minimum README states), through setpriv's ambient capabilities.
     pub fn start_minimal_caps(args: &[&str]) -> Tracer {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all,+bpf,+perfmon",
-            "--ambient-caps=-all,+bpf,+perfmon",
-            "--bounding-set=-all,+bpf,+perfmon",
-            BIN,
-        ]);
-        Self::spawn_command(c, args, true)
+        Self::spawn_command(tool_command_as(None, Privileges::MinimalCaps), args, true)
     }
 
     fn spawn(ns: Option<&str>, args: &[&str], reading: bool) -> Tracer {
@@ -69,32 +57,8 @@ impl Tracer {
     }
 
     fn spawn_command(mut cmd: Command, args: &[&str], reading: bool) -> Tracer {
-        let mut child = cmd
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ebpf-jsonl");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (ready_tx, ready_rx) = channel();
-        let stderr_reader = {
-            let mut err = BufReader::new(child.stderr.take().unwrap());
-            let stderr = stderr.clone();
-            thread::spawn(move || {
-                let mut line = String::new();
-                while err.read_line(&mut line).unwrap_or(0) > 0 {
-                    // Stored before readiness is signalled: whatever a test
-                    // reads once `start` returns is already in `stderr`.
-                    let attached = line.contains(": attached ");
-                    stderr.lock().unwrap().push_str(&line);
-                    if attached {
-                        let _ = ready_tx.send(());
-                    }
-                    line.clear();
-                }
-            })
-        };
+        cmd.args(args);
+        let (mut child, stderr) = launch(cmd, Stdio::piped());
         let (tx, records) = channel();
         let (gate_tx, gate_rx) = channel::<()>();
         let out = child.stdout.take().unwrap();
@@ -118,52 +82,15 @@ impl Tracer {
             records,
             seen: Vec::new(),
             stderr,
-            stderr_reader: Some(stderr_reader),
             gate: (!reading).then_some(gate_tx),
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match ready_rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(()) => return t,
-                Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {
-                    if let Ok(Some(st)) = t.child.try_wait() {
-                        t.join_stderr();
-                        panic!(
-                            "ebpf-jsonl {args:?} exited ({st}) before attaching; stderr:\n{}",
-                            t.stderr()
-                        );
-                    }
-                }
-                _ => {
-                    let _ = t.child.kill();
-                    let _ = t.child.wait();
-                    t.join_stderr();
-                    panic!(
-                        "ebpf-jsonl {args:?} did not attach; stderr:\n{}",
-                        t.stderr()
-                    );
-                }
-            }
-        }
+        t.stderr
+            .wait_attached(&mut t.child, &format!("ebpf-jsonl {args:?}"));
+        t
     }
 
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Once the tool has exited: waits until its stderr is read to the end.
-    fn join_stderr(&mut self) {
-        if let Some(h) = self.stderr_reader.take() {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while !h.is_finished() {
-                // Still open: something else holds the pipe; report what we have.
-                if Instant::now() > deadline {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(10));
-            }
-            let _ = h.join();
-        }
+        self.stderr.text()
     }
 
     /// The next stdout record, validated against the schema (an error on
@@ -214,8 +141,7 @@ impl Tracer {
     }
 
     pub fn signal(&self, sig: i32) {
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
+        signal(&self.child, sig);
     }
 
     /// SIGINT, then everything printed until exit.
@@ -234,16 +160,9 @@ impl Tracer {
     /// Waits for exit (at most 30 s) and collects everything printed.
     pub fn wait(mut self) -> Finished {
         self.gate.take();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("ebpf-jsonl did not exit; stderr:\n{}", self.stderr());
-            }
-            thread::sleep(Duration::from_millis(20));
+        let Some(status) = exit_within(&mut self.child, Duration::from_secs(30)) else {
+            let _ = self.child.kill();
+            panic!("ebpf-jsonl did not exit; stderr:\n{}", self.stderr());
         };
         // The tool has exited, so stdout ends: read it to the end (the
         // reader disconnects at EOF) rather than until a pause.
@@ -260,7 +179,7 @@ impl Tracer {
                 ),
             }
         }
-        self.join_stderr();
+        self.stderr.join();
         Finished {
             status,
             records,

@@ -1,4 +1,4 @@
-/* Test helper for the exec tests, compiled by tests/exec_support/mod.rs with `cc`.
+/* Test helper for the exec tests, compiled by testkit/build.rs with `cc -O2 -pthread`.
  *   int80 spoof MARKER            ia32 syscall 59 (not execve there) with native
  *                                 registers pointing at a fake "/fake/MARKER" exec
  *   int80 execve PATH ARGS...     ia32 execve (11) through int $0x80

@@ -1,93 +1,11 @@
-//! For the tests of how a run ends when its output misbehaves: the tool with stdout wired
-//! to whatever a test gives it, a FIFO nobody reads, a filesystem that fills up. Used
-//! through `mod wired;` by tests/lifecycle.rs, tests/signals.rs and tests/output.rs.
-#![allow(dead_code)]
+//! Outputs that misbehave, for the tests of how a run ends on them: a FIFO
+//! nobody reads, a filesystem that fills up; and what such a run must leave.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// The tool with stdout wired to whatever a test gives it (a FIFO, a socket,
-/// /dev/full), stderr collected, started once it says it is attached.
-pub struct Wired {
-    pub child: Child,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Wired {
-    pub fn start(mut cmd: Command, stdout: Stdio) -> Wired {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ebpf-jsonl");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let text = stderr.clone();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while err.read_line(&mut line).unwrap_or(0) > 0 {
-                // Kept before saying ready, so a test's snapshot has the line.
-                text.lock().unwrap().push_str(&line);
-                if line.contains(": attached ") {
-                    let _ = ready_tx.send(());
-                }
-                line.clear();
-            }
-        });
-        let mut w = Wired { child, stderr };
-        if ready_rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            let _ = w.child.kill();
-            let _ = w.child.wait();
-            std::thread::sleep(Duration::from_millis(100));
-            panic!("ebpf-jsonl did not attach; stderr:\n{}", w.stderr());
-        }
-        w
-    }
-
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    pub fn signal(&self, sig: i32) {
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    /// Waits for exit, failing the test (after killing the tool) past `limit`.
-    pub fn wait_exit(&mut self, limit: Duration) -> (ExitStatus, Duration) {
-        let t = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                // Let the stderr thread read the last lines.
-                std::thread::sleep(Duration::from_millis(100));
-                return (st, t.elapsed());
-            }
-            if t.elapsed() > limit {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "ebpf-jsonl still running {limit:?} later; stderr:\n{}",
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Wired {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::{Command, ExitStatus};
 
 /// A FIFO in `dir` with a reader that never reads: (the reader, the writer end for
 /// the tool). The directory goes when the test ends.
