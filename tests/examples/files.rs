@@ -28,11 +28,8 @@ pub fn example_files() -> Vec<PathBuf> {
     while let Some(dir) = dirs.pop() {
         for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", rel(&dir))) {
             let p = entry.unwrap().path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else {
-                files.push(p);
-            }
+            let to = if p.is_dir() { &mut dirs } else { &mut files };
+            to.push(p);
         }
     }
     files.sort();
@@ -40,10 +37,8 @@ pub fn example_files() -> Vec<PathBuf> {
 }
 
 pub fn with_ext(ext: &str) -> Vec<PathBuf> {
-    let files: Vec<PathBuf> = example_files()
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect();
+    let mut files = example_files();
+    files.retain(|p| p.extension().is_some_and(|e| e == ext));
     assert!(!files.is_empty(), "no examples/**/*.{ext}");
     files
 }
@@ -98,11 +93,8 @@ impl Section {
     /// Every value of `key` (case-insensitive, as in Fluent Bit), in order.
     pub fn all(&self, key: &str) -> Vec<&str> {
         let same = |(k, _): &&(String, String)| k.eq_ignore_ascii_case(key);
-        self.entries
-            .iter()
-            .filter(same)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        let values = self.entries.iter().filter(same);
+        values.map(|(_, v)| v.as_str()).collect()
     }
 
     /// The last assignment wins, as in systemd.
@@ -119,11 +111,8 @@ pub fn sections(p: &Path, sep: char) -> Vec<Section> {
             continue;
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let name = name.to_ascii_uppercase();
-            out.push(Section {
-                name,
-                entries: Vec::new(),
-            });
+            let (name, entries) = (name.to_ascii_uppercase(), Vec::new());
+            out.push(Section { name, entries });
             continue;
         }
         let entry = line.split_once(sep).zip(out.last_mut());
@@ -148,11 +137,15 @@ impl Unit {
         self.get("ExecStart").unwrap().split_whitespace().collect()
     }
 
-    pub fn output(&self) -> String {
-        after(&self.argv(), "--output")
-            .unwrap_or_else(|| panic!("{}: ExecStart without --output", self.name))
-            .to_string()
+    pub fn output(&self) -> &str {
+        let output = after(&self.argv(), "--output");
+        output.unwrap_or_else(|| panic!("{}: ExecStart without --output", self.name))
     }
+}
+
+/// Every unit's `--output`.
+pub fn outputs() -> BTreeSet<String> {
+    units().iter().map(|u| u.output().to_string()).collect()
 }
 
 pub fn units() -> Vec<Unit> {

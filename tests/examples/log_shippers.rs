@@ -6,11 +6,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::files::{after, assert_at, example, read, rel, sections, units, with_ext, Unit};
-
-fn unit_outputs() -> BTreeSet<String> {
-    units().iter().map(|u| u.output()).collect()
-}
+use super::files::{after, assert_at, example, outputs, read, rel};
+use super::files::{sections, units, with_ext, Unit};
 
 fn strs(v: &Value) -> Vec<&str> {
     let items = v.as_array().into_iter().flatten();
@@ -66,7 +63,7 @@ fn check_vector(what: &str, text: &str) -> Vec<String> {
             }
             "file" => {
                 let include = strs(&s["include"]).iter().map(|&i| i.into()).collect();
-                assert_eq!(unit_outputs(), include, "{at} reads what the units write");
+                assert_eq!(outputs(), include, "{at} reads what the units write");
                 let max = s["max_line_bytes"].as_u64().unwrap_or_default();
                 assert!(max >= 512 * 1024, "{at}: max_line_bytes < 512K");
             }
@@ -102,7 +99,7 @@ fn fluent_bit_configs_tail_the_outputs_with_their_parser() {
     }
     // stdin: no parser (with one, more than one waiting line yields nothing).
     let confs = [
-        ("tail.conf", Some("ebpf_jsonl"), unit_outputs()),
+        ("tail.conf", Some("ebpf_jsonl"), outputs()),
         ("stdin.conf", None, BTreeSet::new()),
     ];
     for (conf, parser, written) in confs {
@@ -110,16 +107,17 @@ fn fluent_bit_configs_tail_the_outputs_with_their_parser() {
         let named = |n: &'static str| sections.iter().filter(move |s| s.name == n);
         let parsers_file = named("SERVICE").next().and_then(|s| s.get("Parsers_File"));
         assert_eq!(parsers_file, parser.map(|_| "parsers.conf"), "{conf}");
-        let outputs = named("OUTPUT").map(|s| s.get("Match").expect("Match"));
-        let matches: Vec<&str> = outputs.collect();
+        let matches = named("OUTPUT").map(|s| s.get("Match").expect("Match"));
+        let matches: Vec<&str> = matches.collect();
         let mut paths = BTreeSet::new();
         for input in named("INPUT") {
             let tag = input.get("Tag").unwrap_or_else(|| panic!("{conf}: no Tag"));
-            let matched = matches.iter().any(|m| match m.strip_suffix('*') {
-                Some(prefix) => tag.starts_with(prefix),
-                None => tag == *m,
-            });
-            assert!(matched, "{conf}: no output matches tag {tag}");
+            let glob = |m: &&str| {
+                m.strip_suffix('*')
+                    .map_or(tag == *m, |p| tag.starts_with(p))
+            };
+            let matched = matches.iter().any(glob);
+            assert!(matched, "{conf}: no output matches {tag}");
             assert_eq!(input.get("Parser"), parser, "{conf}: {tag}'s parser");
             assert_eq!(input.get("Name"), conf.strip_suffix(".conf"), "{conf}");
             paths.extend(input.get("Path").map(String::from));
@@ -142,10 +140,10 @@ fn kubernetes_daemonsets_match_the_units() {
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect();
     let find = |kind: &str, name: &str| {
-        let d = docs
-            .iter()
-            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name);
-        d.unwrap_or_else(|| panic!("daemonset.yaml: no {kind} {name}"))
+        let is = |d: &&Value| d["kind"] == kind && d["metadata"]["name"] == name;
+        docs.iter()
+            .find(is)
+            .unwrap_or_else(|| panic!("daemonset.yaml: no {kind} {name}"))
     };
     // hostPID, hostPath and capabilities need the privileged Pod Security level.
     let level = "/metadata/labels/pod-security.kubernetes.io~1enforce";
@@ -184,8 +182,7 @@ fn kubernetes_daemonsets_match_the_units() {
         let command = strs(&c["command"]).into_iter();
         let argv: Vec<&str> = command.map(|a| env(a).unwrap_or(a)).collect();
         assert_eq!(argv, u.argv(), "{name}: the unit's command");
-        let out = u.output();
-        let dir = out.rsplit_once('/').unwrap().0;
+        let dir = u.output().rsplit_once('/').unwrap().0;
         let host_ro = ["/sys/kernel/btf", "/sys/fs/cgroup"].into_iter();
         let mounts = host_ro.take(if exec { 2 } else { 1 }).map(|p| (p, true));
         for (path, read_only) in mounts.chain([(dir, false)]) {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::files::{read, rel, units, with_ext};
+use super::files::{outputs, read, rel, units, with_ext};
 
 /// Each unit, how its ExecStart goes on after /usr/local/bin/ebpf-jsonl, and the
 /// capabilities that needs, no more: exec's cgroup paths are the kernel's names, so no
@@ -61,30 +61,21 @@ fn systemd_units_grant_what_ebpf_jsonl_needs() {
             assert!(filter.is_empty() || filter.contains(call), "{f}: {call}");
         }
         assert_eq!(u.all("WantedBy"), ["multi-user.target"], "{f}");
-        let dir = u.output().rsplit_once('/').unwrap().0.to_string();
-        assert_eq!(Some(dir.as_str()), u.get("ReadWritePaths"), "{f}: --output");
+        let dir = u.output().rsplit_once('/').map(|(dir, _)| dir);
+        assert_eq!(dir, u.get("ReadWritePaths"), "{f}: --output");
     }
 }
 
-/// Each block of a logrotate config (whose syntax `logrotate -d` has checked) as its
-/// paths, directives and postrotate lines.
-fn rotations<'a>(text: &'a str) -> Vec<(Vec<&'a str>, Vec<&'a str>, Vec<&'a str>)> {
+/// Each block of a logrotate config (whose syntax `logrotate -d` has checked): its
+/// paths and the lines inside.
+fn rotations<'a>(text: &'a str) -> Vec<(Vec<&'a str>, Vec<&'a str>)> {
     let code = text.lines().map(str::trim).filter(|l| !l.starts_with('#'));
     let code: Vec<&str> = code.filter(|l| !l.is_empty()).collect();
     let blocks = code.split(|l| *l == "}").filter(|b| !b.is_empty());
     let block = |b: &[&'a str]| {
         let (head, body) = b.split_first().unwrap();
         let paths = head.strip_suffix('{').expect("a block").split_whitespace();
-        let (directives, script) = match body.iter().position(|l| *l == "postrotate") {
-            Some(at) => (&body[..at], &body[at + 1..]),
-            None => (body, &[][..]),
-        };
-        let script = script.iter().take_while(|l| **l != "endscript");
-        (
-            paths.collect(),
-            directives.to_vec(),
-            script.copied().collect(),
-        )
+        (paths.collect(), body.to_vec())
     };
     blocks.map(block).collect()
 }
@@ -95,24 +86,24 @@ fn logrotate_reopens_by_sighup() {
     let mut rotated = BTreeSet::new();
     for p in with_ext("logrotate") {
         let text = read(&p);
-        for (paths, directives, postrotate) in rotations(&text) {
+        for (paths, body) in rotations(&text) {
             let what = format!("{} {paths:?}", rel(&p));
+            // ebpf-jsonl reopens its file on SIGHUP: nothing copies or creates it.
             let copies = |d: &&str| *d == "copytruncate" || d.starts_with("create");
-            assert!(
-                !directives.iter().any(copies),
-                "{what}: ebpf-jsonl reopens its file on SIGHUP: no copytruncate, no create"
-            );
-            assert_eq!(postrotate.len(), 1, "{what}: one postrotate command");
-            let unit_name = postrotate[0]
-                .strip_prefix("systemctl kill -s HUP ")
-                .and_then(|rest| rest.split_whitespace().next())
-                .unwrap_or_else(|| panic!("{what}: postrotate: systemctl kill -s HUP UNIT"));
+            assert!(!body.iter().any(copies), "{what}: copytruncate or create");
+            let script = body.iter().skip_while(|l| **l != "postrotate").skip(1);
+            let script: Vec<&str> = script.take_while(|l| **l != "endscript").copied().collect();
+            let [cmd] = script[..] else {
+                panic!("{what}: one postrotate command, not {script:?}")
+            };
+            let hup = cmd.strip_prefix("systemctl kill -s HUP ");
+            let unit_name = hup.and_then(|rest| rest.split_whitespace().next());
+            let unit_name = unit_name.unwrap_or_else(|| panic!("{what}: {cmd}: no HUP"));
             let unit = units.iter().find(|u| u.name == unit_name);
-            let output = unit.map(|u| u.output());
+            let output = unit.map(|u| u.output().to_string());
             assert_eq!(paths, output.as_slice(), "{what}: {unit_name}'s output");
             rotated.extend(output);
         }
     }
-    let outputs: BTreeSet<String> = units.iter().map(|u| u.output()).collect();
-    assert_eq!(rotated, outputs, "every unit's output is rotated");
+    assert_eq!(rotated, outputs(), "every unit's output is rotated");
 }

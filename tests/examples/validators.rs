@@ -13,20 +13,13 @@ const EXPOSURE_CEILING: [(&str, u32); 2] = [
     ("ebpf-jsonl-xdp.service", 20),
 ];
 
-/// A fresh directory in Cargo's scratch space for integration tests.
-fn scratch(what: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("examples-{what}"));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// `systemd-analyze verify` in a root that holds the host's units and the commands the
 /// units run (ebpf-jsonl as a stub, as it would be installed), so every diagnostic it
 /// prints is about our units.
 #[test]
 fn systemd_units_pass_systemd_analyze_verify() {
-    let r = &scratch("systemd-root");
+    let r = &Path::new(env!("CARGO_TARGET_TMPDIR")).join("examples-systemd-root");
+    let _ = fs::remove_dir_all(r);
     let place = |path: &str| {
         let to = r.join(path);
         fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -74,14 +67,13 @@ fn systemd_units_exposure_stays_low() {
     }
 }
 
-/// `logrotate -d` reads the config and rotates nothing; it reports a bad directive as
+/// `logrotate -d` reads the config (and no state: /dev/null) and rotates nothing; it reports a bad directive as
 /// an `error:` line but exits 0 for it.
 #[test]
 fn logrotate_config_passes_logrotate_debug() {
-    let state = scratch("logrotate").join("status");
     for p in with_ext("logrotate") {
         let path = rel(&p);
-        let out = run("logrotate", &["-d", "-s", state.to_str().unwrap(), &path]);
+        let out = run("logrotate", &["-d", "-s", "/dev/null", &path]);
         let log = String::from_utf8_lossy(&out.stderr);
         let ok = out.status.success() && !log.lines().any(|l| l.starts_with("error:"));
         assert!(ok, "logrotate -d {path}: {}\n{log}", out.status);
@@ -93,9 +85,8 @@ fn logrotate_config_passes_logrotate_debug() {
 /// The pinned `kubernetes-validate` that ./dev.sh installs in its venv, with the
 /// Kubernetes schemas bundled (no network).
 fn kubernetes_validate() -> String {
-    let cache = std::env::var("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
+    let home = || PathBuf::from(std::env::var("HOME").unwrap()).join(".cache");
+    let cache = std::env::var("XDG_CACHE_HOME").map_or_else(|_| home(), PathBuf::from);
     let bin = cache.join("ebpf-jsonl/venv/bin/kubernetes-validate");
     bin.to_str().unwrap().to_string()
 }
