@@ -37,10 +37,8 @@ fn check_vector(what: &str, text: &str) -> Vec<String> {
         }
     }
     assert!(!sinks.is_empty(), "{what}: no sink");
-    for (name, sink) in &sinks {
-        for i in strs(&sink["inputs"]) {
-            assert!(transforms.contains_key(i), "{what}: {name} reads {i}");
-        }
+    for i in sinks.values().flat_map(|sink| strs(&sink["inputs"])) {
+        assert!(transforms.contains_key(i), "{what}: a sink reads {i}");
     }
     let types = sources.iter().map(|(name, s)| {
         let at = format!("{what}: sources.{name}");
