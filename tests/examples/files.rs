@@ -24,27 +24,21 @@ pub fn example(path: &str) -> PathBuf {
 
 /// Every file under examples/, sorted.
 pub fn example_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", rel(dir))) {
+    let (mut dirs, mut files) = (vec![repo().join("examples")], Vec::new());
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", rel(&dir))) {
             let p = entry.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else {
-                out.push(p);
-            }
+            let to = if p.is_dir() { &mut dirs } else { &mut files };
+            to.push(p);
         }
     }
-    let mut files = Vec::new();
-    walk(&repo().join("examples"), &mut files);
     files.sort();
     files
 }
 
 pub fn with_ext(ext: &str) -> Vec<PathBuf> {
-    let files: Vec<PathBuf> = example_files()
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect();
+    let mut files = example_files();
+    files.retain(|p| p.extension().is_some_and(|e| e == ext));
     assert!(!files.is_empty(), "no examples/**/*.{ext}");
     files
 }
@@ -97,15 +91,15 @@ pub struct Section {
 
 impl Section {
     /// Every value of `key` (case-insensitive, as in Fluent Bit), in order.
-    pub fn all(&self, key: &str) -> impl Iterator<Item = &str> {
-        let key = key.to_string();
-        let same = move |(k, _): &&(String, String)| k.eq_ignore_ascii_case(&key);
-        self.entries.iter().filter(same).map(|(_, v)| v.as_str())
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        let same = |(k, _): &&(String, String)| k.eq_ignore_ascii_case(key);
+        let values = self.entries.iter().filter(same);
+        values.map(|(_, v)| v.as_str()).collect()
     }
 
     /// The last assignment wins, as in systemd.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.all(key).last()
+        self.all(key).pop()
     }
 }
 
@@ -117,63 +111,49 @@ pub fn sections(p: &Path, sep: char) -> Vec<Section> {
             continue;
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let name = name.to_ascii_uppercase();
-            out.push(Section {
-                name,
-                entries: Vec::new(),
-            });
+            let (name, entries) = (name.to_ascii_uppercase(), Vec::new());
+            out.push(Section { name, entries });
             continue;
         }
-        let (key, value) = line
-            .split_once(sep)
-            .unwrap_or_else(|| panic!("{}: {line}", rel(p)));
-        let section = out
-            .last_mut()
-            .unwrap_or_else(|| panic!("{}: {line}", rel(p)));
-        section
-            .entries
-            .push((key.to_string(), value.trim().to_string()));
+        let entry = line.split_once(sep).zip(out.last_mut());
+        let ((key, value), section) = entry.unwrap_or_else(|| panic!("{}: {line}", rel(p)));
+        section.entries.push((key.into(), value.trim().into()));
     }
     out
 }
 
-/// A systemd unit of examples/systemd/.
-pub struct Unit {
-    pub name: String,
-    sections: Vec<Section>,
-}
+/// A systemd unit of examples/systemd/: one section of all its keys, named by its file
+/// (`systemd-analyze verify` rejects a key in the wrong section).
+pub type Unit = Section;
 
 impl Unit {
-    pub fn all(&self, section: &str, key: &str) -> Vec<&str> {
-        let named = self.sections.iter().filter(|s| s.name == section);
-        named.flat_map(|s| s.all(key)).collect()
-    }
-
-    /// The last assignment in [Service] wins, as in systemd.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.all("SERVICE", key).last().copied()
-    }
-
+    /// The words of every assignment of `key` (systemd adds capabilities and calls up).
     pub fn words(&self, key: &str) -> BTreeSet<&str> {
-        let values = self.all("SERVICE", key);
-        values.into_iter().flat_map(str::split_whitespace).collect()
+        let values = self.all(key).into_iter();
+        values.flat_map(str::split_whitespace).collect()
     }
 
     pub fn argv(&self) -> Vec<&str> {
         self.get("ExecStart").unwrap().split_whitespace().collect()
     }
 
-    pub fn output(&self) -> String {
-        after(&self.argv(), "--output")
-            .unwrap_or_else(|| panic!("{}: ExecStart without --output", self.name))
-            .to_string()
+    pub fn output(&self) -> &str {
+        let output = after(&self.argv(), "--output");
+        output.unwrap_or_else(|| panic!("{}: ExecStart without --output", self.name))
     }
 }
 
+/// Every unit's `--output`.
+pub fn outputs() -> BTreeSet<String> {
+    units().iter().map(|u| u.output().to_string()).collect()
+}
+
 pub fn units() -> Vec<Unit> {
-    let unit = |p: &PathBuf| Unit {
-        name: file_name(p).to_string(),
-        sections: sections(p, '='),
+    let unit = |p: &PathBuf| {
+        let sections = sections(p, '=').into_iter();
+        let entries = sections.flat_map(|s| s.entries).collect();
+        let name = file_name(p).to_string();
+        Unit { name, entries }
     };
     with_ext("service").iter().map(unit).collect()
 }

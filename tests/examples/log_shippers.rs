@@ -6,50 +6,43 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::files::{after, assert_at, example, read, rel, sections, units, with_ext};
-
-fn unit_outputs() -> BTreeSet<String> {
-    units().iter().map(|u| u.output()).collect()
-}
+use super::files::{after, assert_at, example, outputs, read, rel};
+use super::files::{sections, units, with_ext, Unit};
 
 fn strs(v: &Value) -> Vec<&str> {
     let items = v.as_array().into_iter().flatten();
     items.filter_map(Value::as_str).collect()
 }
 
-/// Checks a Vector config (every input exists, every source goes through a remap that
-/// parses `timestamp`, sinks read only remaps) and returns its sources' types.
+/// Checks a Vector config: each source goes straight into a remap that parses
+/// `timestamp` (a file source's JSON first), sinks read only those remaps (a source's
+/// `timestamp` would be a string). Returns its sources' types.
 fn check_vector(what: &str, text: &str) -> Vec<String> {
     let cfg: Value = toml::from_str(text).unwrap_or_else(|e| panic!("{what}: {e}"));
     let [sources, transforms, sinks] = ["sources", "transforms", "sinks"]
         .map(|part| cfg[part].as_object().cloned().unwrap_or_default());
-    assert!(
-        !sources.is_empty() && !sinks.is_empty(),
-        "{what}: a source, a sink"
-    );
-    let remap_of = |i: &str| transforms.get(i).filter(|t| t["type"] == "remap");
-    for (name, c) in transforms.iter().chain(&sinks) {
-        for i in strs(&c["inputs"]) {
-            // A sink reads a remap: a source's `timestamp` would be a string.
-            let known = match sinks.contains_key(name) {
-                true => remap_of(i).is_some(),
-                false => sources.contains_key(i) || (transforms.contains_key(i) && i != name),
-            };
-            assert!(known, "{what}: {name} reads `{i}`: no such source or remap");
+    let parse_time = r#".timestamp = parse_timestamp!(.timestamp, "%+")"#;
+    let mut remapped = BTreeSet::new();
+    for (name, t) in &transforms {
+        assert_eq!(t["type"], "remap", "{what}: transforms.{name}");
+        let vrl = t["source"].as_str().unwrap_or_default();
+        let time_at = vrl.find(parse_time).expect(parse_time);
+        for i in strs(&t["inputs"]) {
+            let s = sources.get(i);
+            let s = s.unwrap_or_else(|| panic!("{what}: {name} reads {i}: no source"));
+            let json_at = vrl.find("parse_json!(.message)");
+            let parsed = s["type"] != "file" || json_at.is_some_and(|j| j < time_at);
+            assert!(parsed, "{what}: {name}: parse the JSON first");
+            remapped.insert(i.to_string());
         }
     }
-    let parse_time = r#".timestamp = parse_timestamp!(.timestamp, "%+")"#;
+    assert!(!sinks.is_empty(), "{what}: no sink");
+    for i in sinks.values().flat_map(|sink| strs(&sink["inputs"])) {
+        assert!(transforms.contains_key(i), "{what}: a sink reads {i}");
+    }
     let types = sources.iter().map(|(name, s)| {
-        let reads = |t: &&Value| strs(&t["inputs"]).contains(&name.as_str());
-        let remap = transforms
-            .values()
-            .filter(|t| t["type"] == "remap")
-            .find(reads);
-        let vrl = remap.unwrap_or_else(|| panic!("{what}: no remap reads {name}"))["source"]
-            .as_str()
-            .unwrap_or_default();
-        let time_at = vrl.find(parse_time).expect(parse_time);
         let at = format!("{what}: sources.{name}");
+        assert!(remapped.contains(name), "{at}: no remap reads it");
         match s["type"].as_str().unwrap_or_default() {
             "exec" => {
                 let settings = [
@@ -59,26 +52,18 @@ fn check_vector(what: &str, text: &str) -> Vec<String> {
                     ("/framing/method", json!("newline_delimited")),
                 ];
                 assert_at(&at, s, &settings);
-                let cmd = strs(&s["command"]);
-                let runs_us = cmd[0].ends_with("/ebpf-jsonl") && ["exec", "xdp"].contains(&cmd[1]);
-                assert!(runs_us, "{at}: {cmd:?}");
+                // A unit's command, but writing to stdout.
+                let cmd = strs(&s["command"]).join(" ");
+                let same = |u: &Unit| {
+                    u.get("ExecStart") == Some(&format!("{cmd} --output {}", u.output()))
+                };
+                assert!(units().iter().any(same), "{at}: no unit runs {cmd}");
             }
             "file" => {
-                let include: BTreeSet<String> =
-                    strs(&s["include"]).iter().map(|&i| i.into()).collect();
-                assert_eq!(include, unit_outputs(), "{at} reads what the units write");
+                let include = strs(&s["include"]).iter().map(|&i| i.into()).collect();
+                assert_eq!(outputs(), include, "{at} reads what the units write");
                 let max = s["max_line_bytes"].as_u64().unwrap_or_default();
-                assert!(
-                    max >= 512 * 1024,
-                    "{at}: raise max_line_bytes for long argv"
-                );
-                let json_at = vrl
-                    .find("parse_json!(.message)")
-                    .expect("parse_json!(.message)");
-                assert!(
-                    json_at < time_at,
-                    "{what}: parse the JSON before its timestamp"
-                );
+                assert!(max >= 512 * 1024, "{at}: max_line_bytes < 512K");
             }
             other => panic!("{at}: a {other} source"),
         }
@@ -94,22 +79,13 @@ fn vector_configs_read_the_records_and_their_time() {
         types.extend(check_vector(&rel(&p), &read(&p)));
     }
     assert_eq!(types, BTreeSet::from(["exec".into(), "file".into()]));
-    let cfg: Value = toml::from_str(&read(&example("vector/exec.toml"))).unwrap();
-    let cmd = json!(["/usr/local/bin/ebpf-jsonl", "exec", "--exits"]);
-    assert_at(
-        "vector/exec.toml",
-        &cfg,
-        &[("/sources/ebpf_exec/command", cmd)],
-    );
 }
 
 #[test]
 fn fluent_bit_configs_tail_the_outputs_with_their_parser() {
     let parsers = sections(&example("fluent-bit/parsers.conf"), ' ');
-    let parser = parsers
-        .iter()
-        .find(|s| s.name == "PARSER")
-        .expect("a [PARSER]");
+    let parser = parsers.iter().find(|s| s.name == "PARSER");
+    let parser = parser.expect("a [PARSER]");
     for (key, value) in [
         ("Name", "ebpf_jsonl"),
         ("Format", "json"),
@@ -120,33 +96,31 @@ fn fluent_bit_configs_tail_the_outputs_with_their_parser() {
         assert_eq!(parser.get(key), Some(value), "parsers.conf: {key}");
     }
     // stdin: no parser (with one, more than one waiting line yields nothing).
-    for (conf, parser) in [("tail.conf", Some("ebpf_jsonl")), ("stdin.conf", None)] {
+    let confs = [
+        ("tail.conf", Some("ebpf_jsonl"), outputs()),
+        ("stdin.conf", None, BTreeSet::new()),
+    ];
+    for (conf, parser, written) in confs {
         let sections = sections(&example(&format!("fluent-bit/{conf}")), ' ');
         let named = |n: &'static str| sections.iter().filter(move |s| s.name == n);
         let parsers_file = named("SERVICE").next().and_then(|s| s.get("Parsers_File"));
         assert_eq!(parsers_file, parser.map(|_| "parsers.conf"), "{conf}");
-        let matches: Vec<&str> = named("OUTPUT")
-            .map(|s| s.get("Match").expect("Match"))
-            .collect();
+        let matches = named("OUTPUT").map(|s| s.get("Match").expect("Match"));
+        let matches: Vec<&str> = matches.collect();
         let mut paths = BTreeSet::new();
         for input in named("INPUT") {
             let tag = input.get("Tag").unwrap_or_else(|| panic!("{conf}: no Tag"));
-            let matched = matches.iter().any(|m| match m.strip_suffix('*') {
-                Some(prefix) => tag.starts_with(prefix),
-                None => tag == *m,
-            });
-            assert!(matched, "{conf}: no output matches tag {tag}");
+            let glob = |m: &&str| {
+                m.strip_suffix('*')
+                    .map_or(tag == *m, |p| tag.starts_with(p))
+            };
+            let matched = matches.iter().any(glob);
+            assert!(matched, "{conf}: no output matches {tag}");
             assert_eq!(input.get("Parser"), parser, "{conf}: {tag}'s parser");
             assert_eq!(input.get("Name"), conf.strip_suffix(".conf"), "{conf}");
             paths.extend(input.get("Path").map(String::from));
         }
-        if conf == "tail.conf" {
-            assert_eq!(
-                paths,
-                unit_outputs(),
-                "tail.conf reads what the units write"
-            );
-        }
+        assert_eq!(paths, written, "{conf} reads what the units write");
     }
 }
 
@@ -164,23 +138,18 @@ fn kubernetes_daemonsets_match_the_units() {
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect();
     let find = |kind: &str, name: &str| {
-        let d = docs
-            .iter()
-            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name);
-        d.unwrap_or_else(|| panic!("daemonset.yaml: no {kind} {name}"))
+        let is = |d: &&Value| d["kind"] == kind && d["metadata"]["name"] == name;
+        docs.iter()
+            .find(is)
+            .unwrap_or_else(|| panic!("daemonset.yaml: no {kind} {name}"))
     };
     // hostPID, hostPath and capabilities need the privileged Pod Security level.
-    let level = (
-        "/metadata/labels/pod-security.kubernetes.io~1enforce",
-        json!("privileged"),
-    );
-    assert_at("Namespace", find("Namespace", "ebpf-jsonl"), &[level]);
+    let level = "/metadata/labels/pod-security.kubernetes.io~1enforce";
+    let ns = find("Namespace", "ebpf-jsonl");
+    assert_at("Namespace", ns, &[(level, json!("privileged"))]);
+    let in_ns = [("/metadata/namespace", json!("ebpf-jsonl"))];
     for d in docs.iter().filter(|d| d["kind"] != "Namespace") {
-        assert_at(
-            "daemonset.yaml",
-            d,
-            &[("/metadata/namespace", json!("ebpf-jsonl"))],
-        );
+        assert_at("daemonset.yaml", d, &in_ns);
     }
     for u in units() {
         let name = u.name.trim_end_matches(".service");
@@ -198,27 +167,22 @@ fn kubernetes_daemonsets_match_the_units() {
         assert_ne!(sc["privileged"], true, "{name}: privileged");
         assert_at(name, sc, &[("/capabilities/drop", json!(["ALL"]))]);
         // The unit's capabilities (but CAP_SYS_RESOURCE, for old kernels' memlock).
-        let caps = u.words("CapabilityBoundingSet").into_iter();
-        let unit_caps: BTreeSet<&str> = caps
-            .filter(|c| *c != "CAP_SYS_RESOURCE")
-            .map(|c| c.trim_start_matches("CAP_"))
-            .collect();
+        let mut caps = u.words("CapabilityBoundingSet");
+        caps.remove("CAP_SYS_RESOURCE");
+        let unit_caps: BTreeSet<&str> = caps.iter().map(|c| &c[4..]).collect();
         let added: BTreeSet<&str> = strs(&sc["capabilities"]["add"]).into_iter().collect();
         assert_eq!(added, unit_caps, "{name}: capabilities.add");
-        // The unit's command, writing to the same file (exec: exits too, for the pairs).
-        let (argv, out) = (strs(&c["command"]), u.output());
-        assert_eq!(argv[..2], u.argv()[..2], "{name}: the unit's command");
-        assert_eq!(
-            after(&argv, "--output"),
-            Some(out.as_str()),
-            "{name}: --output"
-        );
-        assert!(!exec || argv.contains(&"--exits"), "{name}: --exits");
-        let host_ro = ["/sys/kernel/btf", "/sys/fs/cgroup"];
-        let dir = out.rsplit_once('/').unwrap().0;
-        let mounts = host_ro[..if exec { 2 } else { 1 }]
-            .iter()
-            .map(|p| (*p, true));
+        // The unit's command, `$(VAR)` taken from the container's env.
+        let env = |a: &str| {
+            let var = a.strip_prefix("$(")?.strip_suffix(')')?;
+            named(&c["env"], "name", var)["value"].as_str()
+        };
+        let command = strs(&c["command"]).into_iter();
+        let argv: Vec<&str> = command.map(|a| env(a).unwrap_or(a)).collect();
+        assert_eq!(argv, u.argv(), "{name}: the unit's command");
+        let dir = u.output().rsplit_once('/').unwrap().0;
+        let host_ro = ["/sys/kernel/btf", "/sys/fs/cgroup"].into_iter();
+        let mounts = host_ro.take(if exec { 2 } else { 1 }).map(|p| (p, true));
         for (path, read_only) in mounts.chain([(dir, false)]) {
             let m = named(&c["volumeMounts"], "mountPath", path);
             assert_eq!(m["readOnly"] == true, read_only, "{name}: {path} read-only");
@@ -235,9 +199,7 @@ fn kubernetes_daemonsets_match_the_units() {
     let m = named(&vector["volumeMounts"], "mountPath", dir);
     let vol = named(&pod["volumes"], "name", m["name"].as_str().unwrap());
     let cm = find("ConfigMap", vol["configMap"]["name"].as_str().unwrap());
-    let config = cm["data"][key]
-        .as_str()
-        .expect("the ConfigMap holds vector's config");
+    let config = cm["data"][key].as_str().expect("vector's config");
     assert_eq!(check_vector("daemonset.yaml vector.toml", config), ["file"]);
     let logs = named(&vector["volumeMounts"], "mountPath", "/var/log/ebpf-jsonl");
     assert_at("vector", logs, &[("/readOnly", json!(true))]);
