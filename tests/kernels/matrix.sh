@@ -80,7 +80,9 @@ apt_for() {
     fi
     APT_OPTS=(-o "Dir::Etc::sourcelist=$d/sources.list" -o "Dir::Etc::sourceparts=-"
               -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache"
-              -o "Dir::Cache::archives=$d/cache/archives" -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root")
+              -o "Dir::Cache::archives=$d/cache/archives" -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root"
+              # amd64 only, whatever foreign architectures the host's dpkg has (arm64 cross builds)
+              -o "APT::Architecture=amd64" -o "APT::Architectures=amd64")
     APT_DEBS=$d/debs
     if [ -z "$(find "$d/updated" -mmin -1440 2>/dev/null)" ]; then
         say "apt-get update ($*)"
@@ -90,8 +92,11 @@ apt_for() {
 }
 
 # Downloads PKG (the candidate version) into $APT_DEBS unless cached; prints the .deb's path.
+# The host's dpkg status is left out: a newer version installed on the host (from -security,
+# say) would otherwise be the candidate, and the suite has no source to download it from.
 deb_of() {
     local pkg=$1 info ver arch f
+    local APT_OPTS=("${APT_OPTS[@]}" -o "Dir::State::status=/dev/null")
     info=$(apt-cache "${APT_OPTS[@]}" show --no-all-versions "$pkg" 2>/dev/null) \
         || die "package $pkg not found in $(tr '\n' ' ' <"$CACHE/apt/$(basename "$(dirname "$APT_DEBS")")/sources.list")"
     ver=$(sed -n 's/^Version: //p' <<<"$info" | head -n 1)
