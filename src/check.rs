@@ -1,5 +1,8 @@
 //! `ebpf-jsonl check`: one JSON object saying what this host allows, and
 //! whether `exec` and `xdp` can run here (and if not, why and the fix).
+//! exec's and xdp's own programs are loaded (and attached) for real, exec's
+//! in each flavour with everything on at the largest caps, so `can_run` is
+//! true only where the subcommand loads too.
 
 use std::mem::MaybeUninit;
 
@@ -9,6 +12,7 @@ use serde_json::json;
 
 use crate::cli::{CheckArgs, XdpMode};
 use crate::error::Error;
+use crate::exec::attach as exec;
 use crate::kernel::{self, Caps, Need};
 
 bpf_skel!(skel, "probe.skel.rs");
@@ -83,55 +87,134 @@ fn probe(prog: &str, attach: bool) -> Probe {
     }
 }
 
-/// Attaches the probe XDP program to `iface` in one mode, then detaches it.
-fn probe_xdp(iface: &str, mode: XdpMode) -> Probe {
-    let ifindex = match crate::xdp::attach::ifindex(iface) {
-        Ok(i) => i,
-        Err(e) => {
-            return Probe {
-                error: Some(e.to_string()),
-                ..Default::default()
-            }
+/// A real program (exec's in one flavour, or xdp's) loaded and attached.
+#[derive(Debug, Default, Serialize)]
+struct Program {
+    loads: bool,
+    attaches: bool,
+    /// The hooks attached (exec), e.g. "tp_btf/sched_process_exec".
+    hooks: Vec<String>,
+    error: Option<String>,
+    /// What a refused program needs (feature and kernel version), if known.
+    needs: Option<&'static str>,
+}
+
+impl Program {
+    fn failed(e: &Error) -> Self {
+        let refusal = kernel::last_refusal();
+        let msg = e.to_string();
+        Program {
+            // exec's attach errors are "attaching SECTION: ..."
+            loads: refusal.is_none() && msg.starts_with("attaching "),
+            attaches: false,
+            hooks: Vec::new(),
+            needs: refusal.and_then(|r| r.needs),
+            error: Some(msg),
         }
-    };
-    let mut obj = MaybeUninit::uninit();
-    let mut open = match ProbeSkelBuilder::default().open(&mut obj) {
-        Ok(o) => o,
-        Err(e) => {
-            return Probe {
-                error: Some(format!("open: {e}")),
-                ..Default::default()
-            }
-        }
-    };
-    for mut p in open.open_object_mut().progs_mut() {
-        let name = p.name().to_string_lossy().into_owned();
-        p.set_autoload(name == "probe_xdp");
     }
-    let skel = match open.load() {
+
+    fn hook(&self) -> Probe {
+        Probe {
+            loads: self.loads,
+            attaches: self.attaches,
+            error: self.error.clone(),
+        }
+    }
+}
+
+/// exec at its hardest for the verifier: every program (--exits, --failed,
+/// a pid filter), every filter, --max-args and --max-argv-bytes at their maximum.
+fn hardest_exec() -> exec::Config {
+    let max = crate::exec::skel::ARGV_MAX_LEN;
+    exec::Config {
+        argv_cap: max,
+        max_args: max,
+        ringbuf_size: 64 * 1024,
+        exits: true,
+        failed: true,
+        uids: vec![u32::MAX - 1],
+        pids: vec![0],
+        comms: vec!["ebpf-jsonl-chk".into()],
+        cgroups: crate::exec::cgroup::cgroup2_root()
+            .and_then(|p| std::fs::File::open(p).ok())
+            .into_iter()
+            .collect(),
+        table_size: None,
+    }
+}
+
+fn exec_program(flavour: exec::Flavour, cfg: &exec::Config) -> Program {
+    match exec::try_one(flavour, cfg) {
+        Ok(hooks) => Program {
+            loads: true,
+            attaches: true,
+            hooks,
+            ..Default::default()
+        },
+        Err(e) => Program::failed(&e),
+    }
+}
+
+/// Loads the xdp program (with an exclude list, its largest shape) through
+/// xdp's own loading path; with `iface`, attaches it there in native and in
+/// generic mode, each detached at once.
+fn xdp_program(iface: Option<&str>) -> (Program, Option<serde_json::Value>) {
+    let mut obj = MaybeUninit::uninit();
+    let excludes = [crate::cli::Cidr {
+        addr: std::net::Ipv4Addr::new(192, 0, 2, 0).into(),
+        prefix: 24,
+    }];
+    let cfg = crate::xdp::attach::Config {
+        max_flows: 65536,
+        excludes: &excludes,
+    };
+    let skel = match crate::xdp::attach::load(&mut obj, &cfg) {
         Ok(s) => s,
         Err(e) => {
-            return Probe {
-                error: Some(format!("load: {e}")),
-                ..Default::default()
-            }
+            let p = Program::failed(&e);
+            let modes = iface.map(|i| {
+                let no = || p.hook();
+                json!({"iface": i, "native": no(), "generic": no()})
+            });
+            return (p, modes);
         }
     };
-    match crate::xdp::attach::attach(&skel.progs.probe_xdp, iface, ifindex, mode) {
-        Ok(link) => {
-            link.detach();
-            Probe {
-                loads: true,
-                attaches: true,
-                error: None,
+    let prog = &skel.progs.xdp_flows;
+    let attach = |iface: &str, mode: XdpMode| {
+        let r = crate::xdp::attach::ifindex(iface)
+            .and_then(|ifindex| crate::xdp::attach::attach(prog, iface, ifindex, mode));
+        match r {
+            Ok(link) => {
+                link.detach();
+                Probe {
+                    loads: true,
+                    attaches: true,
+                    error: None,
+                }
             }
+            Err(e) => Probe {
+                loads: true,
+                attaches: false,
+                error: Some(e.to_string()),
+            },
         }
-        Err(e) => Probe {
-            loads: true,
-            attaches: false,
-            error: Some(e.to_string()),
-        },
-    }
+    };
+    let modes = iface.map(|i| {
+        json!({
+            "iface": i,
+            "native": attach(i, XdpMode::Native),
+            "generic": attach(i, XdpMode::Generic),
+        })
+    });
+    let p = Program {
+        loads: true,
+        // attached where --iface asks, as before
+        attaches: modes
+            .as_ref()
+            .is_none_or(|v| v["native"]["attaches"] == true || v["generic"]["attaches"] == true),
+        ..Default::default()
+    };
+    (p, modes)
 }
 
 fn tracefs_mounted() -> bool {
@@ -176,9 +259,11 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
     let btf = kernel::has_btf();
     let caps = kernel::caps();
     let tracefs = tracefs_mounted();
+    let cfg = hardest_exec();
+    let exec_progs = exec::Flavour::ALL.map(|f| (f.prefix(), exec_program(f, &cfg)));
     let mut hooks = [
-        ("tp_btf", probe("probe_tp_btf", true)),
-        ("raw_tp", probe("probe_raw_tp", true)),
+        ("tp_btf", exec_progs[0].1.hook()),
+        ("raw_tp", exec_progs[1].1.hook()),
         ("tracepoint", probe("probe_tracepoint", true)),
         ("kprobe", probe("probe_kprobe", true)),
         ("fentry", probe("probe_fentry", true)),
@@ -195,33 +280,49 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
         }
     }
     let ringbuf = probe("probe_ringbuf", false);
-    let xdp_load = probe("probe_xdp", false);
-    let xdp_iface = args.iface.as_deref().map(|i| {
-        json!({
-            "iface": i,
-            "native": probe_xdp(i, XdpMode::Native),
-            "generic": probe_xdp(i, XdpMode::Generic),
-        })
-    });
+    let (xdp_prog, xdp_iface) = xdp_program(args.iface.as_deref());
 
-    let exec_hook = hooks[..2].iter().find(|(_, p)| p.attaches).map(|(n, _)| *n);
-    let xdp_ok_iface = xdp_iface
-        .as_ref()
-        .is_none_or(|v| v["native"]["attaches"] == true || v["generic"]["attaches"] == true);
+    let exec_hook = exec_progs.iter().find(|(_, p)| p.attaches).map(|(n, _)| *n);
+    // exec's reason and fix when no flavour works: the last flavour's (the
+    // fallback), with what a refused program needs if it is known.
+    let (_, last) = &exec_progs[1];
+    let exec_reason = format!(
+        "exec's programs load and attach in neither flavour (raw_tp: {})",
+        last.error.as_deref().unwrap_or("?")
+    );
+    let exec_fix = exec_progs.iter().rev().find_map(|(_, p)| p.needs).map_or(
+        "use a kernel with BPF tracing (CONFIG_BPF_EVENTS) and BTF; rerun with --verbose for libbpf's log"
+            .to_string(),
+        |n| format!("use a kernel with {n}"),
+    );
+    let xdp_reason = format!(
+        "the xdp program does not load: {}",
+        xdp_prog.error.as_deref().unwrap_or("?")
+    );
+    let xdp_fix = xdp_prog.needs.map_or(
+        "use a kernel with XDP support (Linux 5.9 or newer, for XDP through bpf_link)".to_string(),
+        |n| format!("use a kernel with {n}"),
+    );
     // What stops each command once it has its privileges, in the order checked:
     // (the command's need, whether it holds, the reason, the fix).
     #[rustfmt::skip]
     let blockers = [
         (Need::Tracing, !btf, "the kernel has no BTF (/sys/kernel/btf/vmlinux)", "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions' 5.5+ kernels)"),
         (Need::Tracing, !ringbuf.loads, "the kernel has no BPF ring buffer", "use Linux 5.8 or newer"),
-        (Need::Tracing, exec_hook.is_none(), "neither tp_btf nor raw_tp programs attach to sched_process_exec", "use a kernel with BPF tracing (CONFIG_BPF_EVENTS) and BTF; rerun with --verbose for libbpf's log"),
+        (Need::Tracing, exec_hook.is_none(), exec_reason.as_str(), exec_fix.as_str()),
         (Need::Xdp, !btf, "the kernel has no BTF (/sys/kernel/btf/vmlinux)", "use a kernel built with CONFIG_DEBUG_INFO_BTF=y"),
-        (Need::Xdp, !xdp_load.loads, "XDP programs do not load", "use a kernel with XDP support (Linux 5.9 or newer, for XDP through bpf_link)"),
-        (Need::Xdp, !xdp_ok_iface, "XDP attaches to the interface in neither native nor generic mode", "check the interface name; if another XDP program is attached, detach it (ip link set dev IFACE xdp off)"),
+        (Need::Xdp, !xdp_prog.loads, xdp_reason.as_str(), xdp_fix.as_str()),
+        (Need::Xdp, !xdp_prog.attaches, "XDP attaches to the interface in neither native nor generic mode", "check the interface name; if another XDP program is attached, detach it (ip link set dev IFACE xdp off)"),
     ];
     let exec = Verdict::first_blocker(&caps, Need::Tracing, &blockers);
     let xdp = Verdict::first_blocker(&caps, Need::Xdp, &blockers);
     let ok = exec.can_run && xdp.can_run;
+    let to_value = |p: &Program| serde_json::to_value(p).unwrap_or_default();
+    let programs: serde_json::Map<_, _> = exec_progs
+        .iter()
+        .map(|(n, p)| (format!("exec_{n}"), to_value(p)))
+        .chain([("xdp".to_string(), to_value(&xdp_prog))])
+        .collect();
     let report = json!({
         "kernel": {"release": release, "btf": btf},
         "privileges": {
@@ -237,8 +338,9 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
         "hooks": hooks.iter().map(|(n, p)| (n.to_string(), serde_json::to_value(p).unwrap()))
             .collect::<serde_json::Map<_, _>>(),
         "ringbuf": ringbuf.loads,
-        "xdp_loads": xdp_load.loads,
+        "xdp_loads": xdp_prog.loads,
         "xdp_attach": xdp_iface,
+        "programs": programs,
         "exec": {"hook": exec_hook, "can_run": exec.can_run, "reason": exec.reason, "fix": exec.fix},
         "xdp": xdp,
     });

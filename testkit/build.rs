@@ -1,5 +1,6 @@
-//! Compiles the benchmarks' baseline XDP programs (bpf/bench_xdp.bpf.c, with
-//! the product's bpf/ for vmlinux.h) into a skeleton under OUT_DIR, builds
+//! Compiles the benchmarks' baseline XDP programs (bpf/bench_xdp.bpf.c) and
+//! the program every verifier refuses (bpf/refused.bpf.c), with the product's
+//! bpf/ for vmlinux.h, into skeletons under OUT_DIR, builds
 //! the exec tests' C helper (src/exec_helper.c) there, and tells the harness
 //! where cargo puts the ebpf-jsonl binary.
 
@@ -15,23 +16,25 @@ fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
     let product_bpf = manifest.join("../bpf");
-    let src = manifest.join("bpf/bench_xdp.bpf.c");
     println!("cargo:rerun-if-changed=bpf");
     println!("cargo:rerun-if-changed=../bpf/vmlinux.h");
-    if let Err(e) = SkeletonBuilder::new()
-        .source(&src)
-        .clang_args([
-            OsStr::new("-I"),
-            product_bpf.as_os_str(),
-            OsStr::new("-Wall"),
-        ])
-        .build_and_generate(out.join("bench_xdp.skel.rs"))
-    {
-        eprintln!(
-            "\nebpf-jsonl-testkit: compiling {} failed: {e:#}\n",
-            src.display()
-        );
-        exit(1);
+    for name in ["bench_xdp", "refused"] {
+        let src = manifest.join(format!("bpf/{name}.bpf.c"));
+        if let Err(e) = SkeletonBuilder::new()
+            .source(&src)
+            .clang_args([
+                OsStr::new("-I"),
+                product_bpf.as_os_str(),
+                OsStr::new("-Wall"),
+            ])
+            .build_and_generate(out.join(format!("{name}.skel.rs")))
+        {
+            eprintln!(
+                "\nebpf-jsonl-testkit: compiling {} failed: {e:#}\n",
+                src.display()
+            );
+            exit(1);
+        }
     }
     build_exec_helper(
         &manifest.join("src/exec_helper.c"),

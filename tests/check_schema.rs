@@ -31,6 +31,35 @@ fn check_reports_what_this_host_allows() {
     assert_eq!(v["exec"]["can_run"], true);
     assert_eq!(v["exec"]["hook"], "tp_btf");
     assert_eq!(v["xdp"]["can_run"], true);
+    // Those verdicts come from exec's and xdp's real programs, loaded and
+    // attached: exec's in both flavours, every program it may load.
+    for flavour in ["tp_btf", "raw_tp"] {
+        let p = &v["programs"][format!("exec_{flavour}")];
+        assert_eq!(
+            (&p["loads"], &p["attaches"]),
+            (&true.into(), &true.into()),
+            "{p}"
+        );
+        assert_eq!(
+            (&p["error"], &p["needs"]),
+            (&Value::Null, &Value::Null),
+            "{p}"
+        );
+        let hooks: Vec<String> = ["exec", "exit", "free", "fork"]
+            .iter()
+            .map(|h| format!("{flavour}/sched_process_{h}"))
+            .chain(["sys_enter", "sys_exit"].map(|h| format!("{flavour}/{h}")))
+            .collect();
+        assert_eq!(p["hooks"], serde_json::json!(hooks), "{p}");
+        assert_eq!(v["hooks"][flavour]["attaches"], p["attaches"]);
+    }
+    let x = &v["programs"]["xdp"];
+    assert_eq!(
+        (&x["loads"], &x["error"]),
+        (&true.into(), &Value::Null),
+        "{x}"
+    );
+    assert_eq!(v["xdp_loads"], true);
     if v["tracefs_mounted"] == false {
         assert_eq!(v["hooks"]["tracepoint"]["attaches"], false);
         assert!(v["hooks"]["tracepoint"]["error"]

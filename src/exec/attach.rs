@@ -20,7 +20,10 @@ pub enum Flavour {
 }
 
 impl Flavour {
-    fn prefix(self) -> &'static str {
+    /// In the order exec tries them.
+    pub const ALL: [Flavour; 2] = [Flavour::TpBtf, Flavour::RawTp];
+
+    pub fn prefix(self) -> &'static str {
         match self {
             Flavour::TpBtf => "tp_btf",
             Flavour::RawTp => "raw_tp",
@@ -96,6 +99,13 @@ pub fn load_and_attach<'obj>(
              (ebpf-jsonl needs BTF and BPF ring buffers, Linux 5.8 or newer)"
         )),
     })
+}
+
+/// Loads and attaches the programs of one flavour that `cfg` asks for,
+/// exactly as exec does, then lets them go (for `check`): the hooks in use.
+pub fn try_one(flavour: Flavour, cfg: &Config) -> Result<Vec<String>, Error> {
+    let mut obj = MaybeUninit::uninit();
+    try_flavour(&mut obj, flavour, cfg).map(|att| att.hooks)
 }
 
 fn open<'obj>(

@@ -1,8 +1,8 @@
 //! `ebpf-jsonl exec`: one record per execve/execveat (and, on request, per
 //! failed exec and per process exit).
 
-mod attach;
-mod cgroup;
+pub(crate) mod attach;
+pub(crate) mod cgroup;
 pub mod decode;
 pub mod skel;
 

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use libbpf_rs::PrintLevel;
 
+use super::verifier::Refusal;
 use crate::error::Error;
 
 static LOG: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
@@ -45,6 +46,12 @@ pub fn last_libbpf_error() -> Option<String> {
         .cloned()
 }
 
+/// The verifier refusal in libbpf's log since it was last cleared, if any.
+pub fn last_refusal() -> Option<Refusal> {
+    let mut log = LOG.lock().unwrap_or_else(|e| e.into_inner());
+    super::verifier::refusal(log.make_contiguous())
+}
+
 pub fn clear_libbpf_log() {
     LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
 }
@@ -64,8 +71,10 @@ fn errno(e: &libbpf_rs::Error) -> Option<i32> {
 }
 
 /// Classifies a libbpf failure at `what` (e.g. "loading exec programs").
-/// EPERM means missing privileges (or lockdown); EACCES from a load is the
-/// verifier refusing a program, which is a kernel-compatibility problem.
+/// EPERM means missing privileges (or lockdown); a program the verifier
+/// refused (whatever the errno: EINVAL, E2BIG, EACCES, ...) is a
+/// kernel-compatibility problem, said in one line: the program, the verifier
+/// log's reason and what it needs.
 pub fn bpf_error(what: &str, e: &libbpf_rs::Error) -> Error {
     let detail = last_libbpf_error()
         .map(|l| format!(" ({l})"))
@@ -77,6 +86,9 @@ pub fn bpf_error(what: &str, e: &libbpf_rs::Error) -> Error {
              5.11 raise RLIMIT_MEMLOCK too (ulimit -l unlimited)"
         ));
     }
+    if let Some(r) = last_refusal() {
+        return Error::Kernel(refusal_message(what, &r, &errno_text(e)));
+    }
     if errno(e) == Some(libc::EACCES) {
         return Error::Kernel(format!(
             "{what}: the kernel's verifier refused the program{detail}; rerun with --verbose \
@@ -84,4 +96,27 @@ pub fn bpf_error(what: &str, e: &libbpf_rs::Error) -> Error {
         ));
     }
     Error::Kernel(format!("{what}: {e}{detail}"))
+}
+
+/// The errno's text ("Invalid argument (os error 22)"), else the error's.
+fn errno_text(e: &libbpf_rs::Error) -> String {
+    match errno(e) {
+        Some(n) => std::io::Error::from_raw_os_error(n).to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// One line for a refusal: what failed, which program, why, what it needs.
+pub fn refusal_message(what: &str, r: &Refusal, err: &str) -> String {
+    let why = r.reason.as_deref().unwrap_or("the kernel logged no reason");
+    let needs = match r.needs {
+        Some(n) => format!("; it needs {n}"),
+        None => "; rerun with --verbose for the verifier's log and report it with your kernel \
+                 version"
+            .to_string(),
+    };
+    format!(
+        "{what}: the kernel's verifier refused program '{}': {why} ({err}){needs}",
+        r.prog
+    )
 }

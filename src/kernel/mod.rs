@@ -5,10 +5,14 @@
 pub mod caps;
 pub mod libbpf;
 mod percpu;
+pub mod verifier;
 
 pub use caps::{caps, check_privileges, Caps, Need};
-pub use libbpf::{bpf_error, capture_libbpf_log, clear_libbpf_log, last_libbpf_error};
+pub use libbpf::{
+    bpf_error, capture_libbpf_log, clear_libbpf_log, last_libbpf_error, last_refusal,
+};
 pub use percpu::sum_percpu;
+pub use verifier::Refusal;
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. Raising it may be
 /// refused (no CAP_SYS_RESOURCE); newer kernels don't need it, so that's fine.

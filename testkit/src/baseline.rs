@@ -1,6 +1,8 @@
 //! The benches' baseline XDP programs (bpf/bench_xdp.bpf.c): `xdp_empty`
 //! (XDP_PASS) and `xdp_seed` (the seed tutorial's LRU-hash counter), as a
-//! libbpf-rs skeleton (generated code, so lints are off).
+//! libbpf-rs skeleton (generated code, so lints are off); and in [`refused`],
+//! bpf/refused.bpf.c's `refused_xdp`, which every verifier refuses (for tests
+//! of how a refusal is reported).
 
 #[allow(
     clippy::all,
@@ -12,6 +14,10 @@
 )]
 mod skel {
     include!(concat!(env!("OUT_DIR"), "/bench_xdp.skel.rs"));
+
+    pub mod refused {
+        include!(concat!(env!("OUT_DIR"), "/refused.skel.rs"));
+    }
 }
 
 pub use skel::*;

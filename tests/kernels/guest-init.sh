@@ -27,6 +27,7 @@ report() {
     echo "CHECK $name $verdict [$((SECONDS - last)) s] $detail" >&9
     echo "=== CHECK $name $verdict [$((SECONDS - last)) s] $detail"
     last=$SECONDS
+    results="$results $name=$verdict"
 }
 finish() { echo DONE >&9; sync; reboot -f; sleep 5; echo b >/proc/sysrq-trigger; }
 trap finish EXIT
@@ -72,17 +73,6 @@ dump() { local f; for f in "$@"; do echo "--- $f"; grep -v "^libbpf: " "$f" | he
 # $T/NAME.out and $T/NAME.err.
 collect() { stop "$pid"; rc=$?; dump "$T/$1.out" "$T/$1.err"; }
 all_json() { jq -e -s 'length >= 0' "$1" >/dev/null 2>&1; }
-
-# 1. check: exit 0 and exec runnable.
-ebpf-jsonl check >$T/check.json 2>$T/check.err
-rc=$?
-dump $T/check.json $T/check.err
-detail="exit $rc; exec.hook=$(jq -r .exec.hook $T/check.json 2>/dev/null) xdp.can_run=$(jq -r .xdp.can_run $T/check.json 2>/dev/null)"
-if [ $rc = 0 ] && jq -e '.exec.can_run == true' $T/check.json >/dev/null 2>&1; then
-    report check PASS "$detail"
-else
-    report check FAIL "$detail $(first_err $T/check.err)"
-fi
 
 # 2. exec: a marker exec with exact args; 3. an exec inside a fresh nested cgroup, its path.
 M=smoke-$RANDOM
@@ -203,4 +193,24 @@ if wait_for $T/xdp.err ': attached' $pid; then
 else
     collect xdp
     report xdp FAIL "did not attach (exit $rc): $(first_err $T/xdp.err)"
+fi
+
+# 6. check, last: it must agree with what the subcommands just did here. exec.can_run is true
+# exactly when exec, exits, failed and limits passed, xdp.can_run when xdp passed; a false one
+# says which kernel version it needs (`fix`), and check exits 0 only if both can run.
+passed() { local c; for c; do case " $results " in *" $c=PASS "*) ;; *) return 1 ;; esac; done; }
+exec_ok=false; passed exec exits failed limits && exec_ok=true
+xdp_ok=false; passed xdp && xdp_ok=true
+ebpf-jsonl check >$T/check.json 2>$T/check.err
+rc=$?
+dump $T/check.json $T/check.err
+want_rc=1; [ $exec_ok = true ] && [ $xdp_ok = true ] && want_rc=0
+# shellcheck disable=SC2016 # $e and $x are jq's variables
+agree='.exec.can_run == $e and .xdp.can_run == $x
+       and all(.exec, .xdp; .can_run or (.fix | test("Linux [0-9]+[.][0-9]+")))'
+detail="exit $rc; exec.hook=$(jq -r .exec.hook $T/check.json 2>/dev/null) exec.can_run=$(jq -r .exec.can_run $T/check.json 2>/dev/null) (suites: $exec_ok) xdp.can_run=$(jq -r .xdp.can_run $T/check.json 2>/dev/null) (suite: $xdp_ok) xdp.fix=$(jq -r .xdp.fix $T/check.json 2>/dev/null)"
+if [ $rc = $want_rc ] && jq -e --argjson e $exec_ok --argjson x $xdp_ok "$agree" $T/check.json >/dev/null 2>&1; then
+    report check PASS "$detail"
+else
+    report check FAIL "$detail $(first_err $T/check.err)"
 fi
