@@ -1,10 +1,9 @@
 //! Compiles the benchmarks' baseline XDP programs (bpf/bench_xdp.bpf.c, with
-//! the product's bpf/ for vmlinux.h) into a skeleton under OUT_DIR, builds
+//! the product's bpf/arch/<arch>/ for vmlinux.h) into a skeleton under OUT_DIR, builds
 //! the exec tests' C helper (src/exec_helper.c) there, and tells the harness
 //! where cargo puts the ebpf-jsonl binary.
 
 use std::env;
-use std::ffi::OsStr;
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::{exit, Command};
@@ -17,14 +16,13 @@ fn main() {
     let product_bpf = manifest.join("../bpf");
     let src = manifest.join("bpf/bench_xdp.bpf.c");
     println!("cargo:rerun-if-changed=bpf");
-    println!("cargo:rerun-if-changed=../bpf/vmlinux.h");
+    println!("cargo:rerun-if-changed=../bpf/arch");
+    // the product's flags and vmlinux.h for the target's architecture
+    let target = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let arch = bpf_arch(&target).unwrap_or("x86");
     if let Err(e) = SkeletonBuilder::new()
         .source(&src)
-        .clang_args([
-            OsStr::new("-I"),
-            product_bpf.as_os_str(),
-            OsStr::new("-Wall"),
-        ])
+        .clang_args(bpf_clang_args(&product_bpf, arch))
         .build_and_generate(out.join("bench_xdp.skel.rs"))
     {
         eprintln!(
@@ -72,3 +70,5 @@ fn build_exec_helper(src: &Path, exe: &Path) {
     }
     println!("cargo:rustc-env=EXEC_HELPER={}", exe.display());
 }
+
+include!("../bpf/arch/flags.rs");
