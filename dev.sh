@@ -5,9 +5,10 @@
 #   ./dev.sh bench [ARGS]       install what is missing, then benches/ (exec_storm, xdp, writer)
 #                               (ARGS go to the exec storm: --seconds N --rounds N)
 #   ./dev.sh deps               only install what is missing
-#   ./dev.sh kernels [--binary PATH] [SUITE...]
+#   ./dev.sh kernels [--binary PATH] [--arm64-binary PATH] [SUITE...]
 #                               boot Debian's kernels in qemu (bullseye 5.10, bookworm 6.1,
-#                               trixie 6.12, sid) and run a smoke subset of ebpf-jsonl in each
+#                               trixie 6.12, sid; opt-in: arm64, trixie's arm64 kernel with the
+#                               arm64 build) and run a smoke subset of ebpf-jsonl in each
 #                               (not in CI: minutes per kernel under TCG; README "Kernels")
 #   ./dev.sh build-arm64 [CARGO BUILD FLAGS]
 #                               cross-build for aarch64-unknown-linux-gnu (Debian's cross gcc,
@@ -144,7 +145,7 @@ kernels)
     exec tests/kernels/matrix.sh "$@"
     ;;
 *)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac
