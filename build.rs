@@ -1,9 +1,14 @@
 //! Compiles every `bpf/*.bpf.c` into a libbpf-rs skeleton under OUT_DIR
 //! (`<name>.skel.rs`), so the event layouts in `bpf/*.h` reach Rust as
 //! generated types instead of hand-copied structs.
+//!
+//! The programs are built for the target's architecture (cargo's
+//! CARGO_CFG_TARGET_ARCH, so `--target aarch64-unknown-linux-gnu` gives arm64
+//! objects): `-D__TARGET_ARCH_<arch>` for bpf_tracing.h's register macros and
+//! bpf/arch/<arch>/vmlinux.h, that architecture's kernel types (struct pt_regs
+//! differs between them).
 
 use std::env;
-use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::{exit, Command};
 
@@ -14,6 +19,14 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
     let bpf_dir = manifest.join("bpf");
     println!("cargo:rerun-if-changed=bpf");
+    let target = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let Some(arch) = bpf_arch(&target) else {
+        eprintln!(
+            "\nebpf-jsonl: no kernel headers for target architecture `{target}`: \
+             build for x86_64 or aarch64 (bpf/arch/ has a vmlinux.h for each)\n"
+        );
+        exit(1);
+    };
 
     if Command::new("clang").arg("--version").output().is_err() {
         eprintln!(
@@ -40,7 +53,7 @@ fn main() {
         let skel = out.join(format!("{stem}.skel.rs"));
         if let Err(e) = SkeletonBuilder::new()
             .source(&src)
-            .clang_args([OsStr::new("-I"), bpf_dir.as_os_str(), OsStr::new("-Wall")])
+            .clang_args(bpf_clang_args(&bpf_dir, arch))
             .build_and_generate(&skel)
         {
             eprintln!("\nebpf-jsonl: compiling {} failed: {e:#}\n", src.display());
@@ -48,3 +61,5 @@ fn main() {
         }
     }
 }
+
+include!("bpf/arch/flags.rs");

@@ -5,17 +5,22 @@
 #   ./dev.sh bench [ARGS]       install what is missing, then benches/ (exec_storm, xdp, writer)
 #                               (ARGS go to the exec storm: --seconds N --rounds N)
 #   ./dev.sh deps               only install what is missing
-#   ./dev.sh kernels [--binary PATH] [SUITE...]
+#   ./dev.sh kernels [--binary PATH] [--arm64-binary PATH] [SUITE...]
 #                               boot Debian's kernels in qemu (bullseye 5.10, bookworm 6.1,
-#                               trixie 6.12, sid) and run a smoke subset of ebpf-jsonl in each
+#                               trixie 6.12, sid; opt-in: arm64, trixie's arm64 kernel with the
+#                               arm64 build) and run a smoke subset of ebpf-jsonl in each
 #                               (not in CI: minutes per kernel under TCG; README "Kernels")
+#   ./dev.sh build-arm64 [CARGO BUILD FLAGS]
+#                               cross-build for aarch64-unknown-linux-gnu (Debian's cross gcc,
+#                               arm64 libelf/zlib via dpkg --add-architecture arm64, rustup's
+#                               aarch64 std): target/aarch64-unknown-linux-gnu/release/ebpf-jsonl
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -d "$HOME/.cargo/bin" ] && PATH="$HOME/.cargo/bin:$PATH"
 
 say() { echo "dev.sh: $*" >&2; }
 
-# Debian packages, each with a command, a file, or (after !) a shell test that shows it is there.
+# Debian packages (PKG or PKG:ARCH), each with a command, a file, or (after !) a shell test that shows it is there.
 BUILD_PKGS=(clang:clang make:make gcc:cc pkg-config:pkg-config
             libelf-dev:/usr/include/libelf.h zlib1g-dev:/usr/include/zlib.h)
 # (perl's threads module, used to exec from a non-leader thread, is in `perl`, not `perl-base`)
@@ -30,12 +35,17 @@ PY_VENV=${XDG_CACHE_HOME:-$HOME/.cache}/ebpf-jsonl/venv
 PY_PKGS=(kubernetes-validate==1.37.0 attrs==26.1.0 importlib_resources==7.1.0
          jsonschema==4.26.0 jsonschema-specifications==2025.9.1 packaging==26.4
          PyYAML==6.0.4 referencing==0.37.0 rpds-py==2026.9.1 typing_extensions==4.16.0)
+# The arm64 cross-build: a cross linker/C compiler (libbpf is compiled from source) and the arm64
+# libraries it links, from the arm64 architecture added to dpkg (see build_arm64).
+ARM64_PKGS=(gcc-aarch64-linux-gnu:aarch64-linux-gnu-gcc libc6-dev-arm64-cross:/usr/aarch64-linux-gnu/include/stdio.h
+            libelf-dev:arm64:/usr/lib/aarch64-linux-gnu/libelf.so
+            zlib1g-dev:arm64:/usr/lib/aarch64-linux-gnu/libz.so)
 BENCH_PKGS=(libbpf-tools:/usr/sbin/execsnoop bpftrace:bpftrace)
 
 install() {
     local missing=() entry pkg probe
     for entry in "$@"; do
-        pkg=${entry%%:*} probe=${entry#*:}
+        pkg=${entry%:*} probe=${entry##*:}  # pkg may name an arch (libelf-dev:arm64)
         if [[ $probe == /* ]]; then [ -e "$probe" ] && continue
         elif [[ $probe == !* ]]; then eval "${probe#!}" >/dev/null 2>&1 && continue
         else command -v "$probe" >/dev/null 2>&1 && continue; fi
@@ -62,6 +72,31 @@ install_py() {
     python3 -m venv --clear "$PY_VENV"
     "$PY_VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps "${PY_PKGS[@]}"
     echo "${PY_PKGS[*]}" >"$PY_VENV/pinned"
+}
+
+# The Rust target and the environment cargo needs to cross-build for arm64 on Debian/Ubuntu.
+ARM64_TARGET=aarch64-unknown-linux-gnu
+build_arm64() {
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        [ "$(id -u)" = 0 ] || { say "arm64 is not a dpkg architecture here; rerun as root (sudo ./dev.sh build-arm64) to add it"; exit 1; }
+        say "dpkg --add-architecture arm64 (for libelf-dev:arm64, zlib1g-dev:arm64)"
+        dpkg --add-architecture arm64
+        apt-get update -qq >/dev/null
+    fi
+    install "${BUILD_PKGS[@]}" "${ARM64_PKGS[@]}"
+    need_cargo
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$ARM64_TARGET"; then
+        command -v rustup >/dev/null || { say "rustup not found: install the $ARM64_TARGET standard library for your Rust toolchain, then rerun"; exit 1; }
+        say "rustup target add $ARM64_TARGET"
+        rustup target add "$ARM64_TARGET" || { say "rustup target add $ARM64_TARGET failed (rustup's dist server unreachable?)"; exit 1; }
+    fi
+    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+    export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
+    export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
+    # pkg-config finds the arm64 libelf/zlib, never the host's
+    export PKG_CONFIG_ALLOW_CROSS=1 PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig
+    cargo build --release --target "$ARM64_TARGET" "$@"
+    file "target/$ARM64_TARGET/release/ebpf-jsonl" >&2 2>/dev/null || true
 }
 
 need_cargo() {
@@ -99,6 +134,9 @@ bench)
     cargo bench --bench xdp
     cargo bench --bench writer
     ;;
+build-arm64)
+    build_arm64 "$@"
+    ;;
 kernels)
     case " $* " in
     *" --binary"*) ;;
@@ -107,7 +145,7 @@ kernels)
     exec tests/kernels/matrix.sh "$@"
     ;;
 *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -7,8 +7,10 @@
 #if defined(__TARGET_ARCH_arm64)
 #define NR_execve 221
 #define NR_execveat 281
-/* AArch32 tasks (thread_info.flags & 1 << TIF_32BIT) use the arm table. */
-#define TIF_32BIT 22
+/* AArch32 tasks use the arm table. Their user registers say so: PSTATE.M[4]
+ * (nRW) is set in AArch32 state; an architectural bit, unlike TIF_32BIT's
+ * number, which the kernel may renumber. */
+#define PSR_MODE32_BIT 0x10
 #define NR_compat_execve 11
 #define NR_compat_execveat 387
 #else
@@ -28,24 +30,25 @@
 
 /* Is the current syscall a 32-bit compat one (ia32 on x86-64, AArch32 on
  * arm64)? Their numbers index another table: i386's 59 is not execve. */
-static __always_inline bool compat_syscall(void)
+static __always_inline bool compat_syscall(struct pt_regs *regs)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 #if defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(t, thread_info.flags) & (1UL << TIF_32BIT);
+	return BPF_CORE_READ(regs, pstate) & PSR_MODE32_BIT;
 #else
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	return BPF_CORE_READ(t, thread_info.status) & TS_COMPAT;
 #endif
 }
 
 /* execve/execveat's arguments, or false if syscall `id` is neither. Most
- * syscalls cost a few compares; the task is read only for execve's and
- * execveat's numbers in either table (i386's 11 is also native munmap). */
+ * syscalls cost a few compares; the task (x86) or PSTATE (arm64) is read only
+ * for execve's and execveat's numbers in either table (i386's 11 is also
+ * native munmap). */
 static __always_inline bool exec_call(struct pt_regs *regs, long id, struct exec_args *a)
 {
 	bool at;
 	if (id == NR_execve || id == NR_execveat) {
-		if (compat_syscall())
+		if (compat_syscall(regs))
 			return false;
 		at = id == NR_execveat;
 #if defined(__TARGET_ARCH_x86)
@@ -56,7 +59,7 @@ static __always_inline bool exec_call(struct pt_regs *regs, long id, struct exec
 		at = id == (X32_SYSCALL_BIT | NR_x32_execveat);
 #endif
 	} else if (id == NR_compat_execve || id == NR_compat_execveat) {
-		if (!compat_syscall())
+		if (!compat_syscall(regs))
 			return false;
 		a->compat = 1;
 		at = id == NR_compat_execveat;
@@ -76,6 +79,7 @@ static __always_inline bool exec_call(struct pt_regs *regs, long id, struct exec
 	} else {
 		return false;
 	}
+	/* native, x32, and AArch32 (r0-r2 are x0-x2: what the PARM macros read) */
 	if (at) {
 		a->dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
 		a->filename = PT_REGS_PARM2_CORE_SYSCALL(regs);

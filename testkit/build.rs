@@ -1,11 +1,10 @@
 //! Compiles the benchmarks' baseline XDP programs (bpf/bench_xdp.bpf.c) and
 //! the program every verifier refuses (bpf/refused.bpf.c), with the product's
-//! bpf/ for vmlinux.h, into skeletons under OUT_DIR, builds
+//! flags and bpf/arch/<arch>/vmlinux.h, into skeletons under OUT_DIR, builds
 //! the exec tests' C helper (src/exec_helper.c) there, and tells the harness
 //! where cargo puts the ebpf-jsonl binary.
 
 use std::env;
-use std::ffi::OsStr;
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::{exit, Command};
@@ -17,16 +16,15 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
     let product_bpf = manifest.join("../bpf");
     println!("cargo:rerun-if-changed=bpf");
-    println!("cargo:rerun-if-changed=../bpf/vmlinux.h");
+    println!("cargo:rerun-if-changed=../bpf/arch");
+    // the product's flags and vmlinux.h for the target's architecture
+    let target = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let arch = bpf_arch(&target).unwrap_or("x86");
     for name in ["bench_xdp", "refused"] {
         let src = manifest.join(format!("bpf/{name}.bpf.c"));
         if let Err(e) = SkeletonBuilder::new()
             .source(&src)
-            .clang_args([
-                OsStr::new("-I"),
-                product_bpf.as_os_str(),
-                OsStr::new("-Wall"),
-            ])
+            .clang_args(bpf_clang_args(&product_bpf, arch))
             .build_and_generate(out.join(format!("{name}.skel.rs")))
         {
             eprintln!(
@@ -75,3 +73,5 @@ fn build_exec_helper(src: &Path, exe: &Path) {
     }
     println!("cargo:rustc-env=EXEC_HELPER={}", exe.display());
 }
+
+include!("../bpf/arch/flags.rs");

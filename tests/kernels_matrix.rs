@@ -25,6 +25,12 @@ fn kernel_matrix_refuses_bad_usage_with_exit_2() {
         (&["no-such-suite"][..], "no-such-suite"),
         (&["--frobnicate"][..], "--frobnicate"),
         (&["bookworm", "--binary"][..], "--binary"),
+        // the opt-in arm64 kernel is among the suites an error offers
+        (&["armhf"][..], "or arm64"),
+        (
+            &["arm64", "--arm64-binary"][..],
+            "--arm64-binary needs a path",
+        ),
     ] {
         let out = Command::new(MATRIX).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

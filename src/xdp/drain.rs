@@ -7,6 +7,15 @@
 //! ACTIVE; we retire an idle ACTIVE slot (the program no longer matches it),
 //! and free it only after GRACE, so a packet that matched it just before it
 //! was retired has landed, and is counted in the last delta we read.
+//!
+//! Ordering (it matters on arm64, where loads and stores to different words
+//! are reordered; x86 keeps them in order): the program writes a claimed
+//! slot's key and counts, then publishes ACTIVE with a release (or a fully
+//! ordered xchg), so our Acquire load of the state comes before every read of
+//! the key and counts. We free a slot by zeroing it, key included, then
+//! storing FREE with Release: an all-zero key (IP version 0) matches no packet,
+//! so a program whose key load ran ahead of its state load cannot take a dead
+//! flow's key for the new claim's.
 
 use std::collections::VecDeque;
 use std::mem::offset_of;
@@ -52,6 +61,7 @@ const _: () = {
 };
 
 impl Slot {
+    /// Only after an Acquire load of `state` saw ACTIVE or RETIRED (see the module doc).
     fn key(&self) -> [u64; 5] {
         self.key.each_ref().map(|w| w.load(Ordering::Relaxed))
     }
@@ -235,6 +245,10 @@ impl Drainer {
                 }
             } else if age >= GRACE.as_millis() as u64 {
                 // Its last counts were read above; nothing writes it any more.
+                // The key goes too: a freed slot must match no packet (module doc).
+                for w in &slot.key {
+                    w.store(0, Ordering::Relaxed);
+                }
                 slot.packets.store(0, Ordering::Relaxed);
                 slot.bytes.store(0, Ordering::Relaxed);
                 *seen = Seen {
@@ -242,6 +256,7 @@ impl Drainer {
                     bytes: 0,
                     since: now,
                 };
+                // Release: the zeros before FREE, for the program's claim.
                 slot.state.store(SLOT_FREE, Ordering::Release);
                 nflows.fetch_sub(1, Ordering::AcqRel);
             }

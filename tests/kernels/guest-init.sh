@@ -16,8 +16,11 @@ mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 for m in /modules/*.ko; do [ -e "$m" ] && insmod "$m"; done
 ip link set lo up
 
-exec 9>/dev/ttyS1
-stty -F /dev/ttyS1 raw -echo 2>/dev/null
+# the second serial port: 8250 on x86, the second PL011 of qemu's arm `virt` machine on arm64
+results=/dev/ttyS1
+[ "$(uname -m)" = aarch64 ] && results=/dev/ttyAMA1
+exec 9>"$results"
+stty -F "$results" raw -echo 2>/dev/null
 # report NAME PASS|FAIL DETAIL, with the seconds since the previous report (TCG: verifier runs
 # of ~1M instructions take minutes).
 last=$SECONDS

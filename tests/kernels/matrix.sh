@@ -2,11 +2,14 @@
 # Boots Debian's own kernels in qemu (TCG) and runs a smoke subset of ebpf-jsonl in each
 # (tests/kernels/guest-init.sh): one line per kernel per check, exit 0 only if all pass.
 #
-#   tests/kernels/matrix.sh [--binary PATH] [SUITE...]     (run through ./dev.sh kernels)
+#   tests/kernels/matrix.sh [--binary PATH] [--arm64-binary PATH] [SUITE...]
+#                                                         (run through ./dev.sh kernels)
 #
 # SUITE is a Debian suite whose linux-image-amd64 is booted: bullseye (5.10), bookworm (6.1),
 # bookworm-backports / trixie (6.12), sid (newest); default: bullseye bookworm trixie sid.
-# Without --binary, target/release/ebpf-jsonl is built from the current tree.
+# `arm64` (opt-in) boots trixie's linux-image-arm64 in qemu-system-aarch64 with the arm64 build.
+# Without --binary, target/release/ebpf-jsonl is built from the current tree; without
+# --arm64-binary, target/aarch64-unknown-linux-gnu/release/ebpf-jsonl (./dev.sh build-arm64).
 #
 # Everything comes from Debian's suites through apt, with the mirror the host's own apt sources
 # name, and a private sources list, lists and cache dir (the host's apt state is not touched).
@@ -23,12 +26,15 @@ die() { say "$*"; exit 1; }
 first_existing() { local f; for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; done; return 0; }
 
 BINARY=
+ARM64_BINARY=
 SUITES=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --binary) [ $# -ge 2 ] || { say "--binary needs a path"; exit 2; }; BINARY=$2; shift 2 ;;
     --binary=*) BINARY=${1#--binary=}; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+    --arm64-binary) [ $# -ge 2 ] || { say "--arm64-binary needs a path"; exit 2; }; ARM64_BINARY=$2; shift 2 ;;
+    --arm64-binary=*) ARM64_BINARY=${1#--arm64-binary=}; shift ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
     -*) say "unknown option $1 (use --binary PATH and suite names)"; exit 2 ;;
     *) SUITES+=("$1"); shift ;;
     esac
@@ -36,8 +42,8 @@ done
 [ ${#SUITES[@]} -gt 0 ] || SUITES=(bullseye bookworm trixie sid)
 for s in "${SUITES[@]}"; do
     case "$s" in
-    bullseye|bookworm|bookworm-backports|trixie|sid|unstable) ;;
-    *) say "unknown suite $s: use bullseye, bookworm, bookworm-backports, trixie or sid"; exit 2 ;;
+    bullseye|bookworm|bookworm-backports|trixie|sid|unstable|arm64) ;;
+    *) say "unknown suite $s: use bullseye, bookworm, bookworm-backports, trixie, sid or arm64"; exit 2 ;;
     esac
 done
 [ "$(id -u)" = 0 ] || { say "run as root (apt-get for qemu, dpkg-deb ownership in the image)"; exit 3; }
@@ -64,7 +70,8 @@ mirror() {
 MIRROR=$(mirror)
 
 # apt with a private sources list, lists and cache for one set of suites: apt_for NAME SUITE...
-# sets APT_OPTS; `apt-get update` at most once a day.
+# sets APT_OPTS; `apt-get update` at most once a day. With APT_ARCH=arm64 in its environment:
+# that architecture's packages, the host's dpkg status ignored (its versions are not the suite's).
 apt_for() {
     local name=$1; shift
     local d=$CACHE/apt/$name s
@@ -81,8 +88,12 @@ apt_for() {
     APT_OPTS=(-o "Dir::Etc::sourcelist=$d/sources.list" -o "Dir::Etc::sourceparts=-"
               -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache"
               -o "Dir::Cache::archives=$d/cache/archives" -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root"
-              # amd64 only, whatever foreign architectures the host's dpkg has (arm64 cross builds)
-              -o "APT::Architecture=amd64" -o "APT::Architectures=amd64")
+              # one architecture (amd64 unless APT_ARCH names another), whatever foreign
+              # architectures the host's dpkg has (arm64 cross builds)
+              -o "APT::Architecture=${APT_ARCH:-amd64}" -o "APT::Architectures=${APT_ARCH:-amd64}")
+    if [ -n "${APT_ARCH:-}" ]; then
+        APT_OPTS+=(-o "Dir::State::status=/dev/null")
+    fi
     APT_DEBS=$d/debs
     if [ -z "$(find "$d/updated" -mmin -1440 2>/dev/null)" ]; then
         say "apt-get update ($*)"
@@ -117,6 +128,9 @@ host_tools() {
     local missing=()
     command -v cpio >/dev/null || missing+=(cpio)
     command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+    if [[ " ${SUITES[*]} " == *" arm64 "* ]]; then
+        command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
+    fi
     [ ${#missing[@]} -eq 0 ] && return 0
     # shellcheck source=/dev/null # the host's, read when it runs
     . /etc/os-release
@@ -137,11 +151,13 @@ host_tools() {
 # from bookworm's packages (ebpf-jsonl is built against bookworm's glibc).
 USERLAND_PKGS=(libc6 libgcc-s1 libelf1 zlib1g busybox-static bash libtinfo6 iproute2 libbpf1
                libmnl0 libbsd0 libmd0 libcap2 jq libjq1 libonig5)
+# userland [arm64]: the host's architecture's, or arm64's (not run here: no chroot check).
 userland() {
-    local out=$CACHE/userland-bookworm
+    local arch=${1:-}
+    local out=$CACHE/userland-bookworm${arch:+-$arch}
     local stamp="${USERLAND_PKGS[*]}"
     if [ -f "$out.stamp" ] && [ "$(cat "$out.stamp")" = "$stamp" ]; then return 0; fi
-    apt_for bookworm bookworm
+    if [ -n "$arch" ]; then APT_ARCH=$arch apt_for "bookworm-$arch" bookworm; else apt_for bookworm bookworm; fi
     rm -rf "$out"; mkdir -p "$out"
     local p deb
     for p in "${USERLAND_PKGS[@]}"; do
@@ -150,6 +166,7 @@ userland() {
     done
     rm -rf "$out/usr/share/doc" "$out/usr/share/man" "$out/usr/share/locale" "$out/usr/share/info"
     for p in /bin/bash /sbin/ip /usr/bin/jq; do
+        [ -n "$arch" ] && { [ -x "$out$p" ] || die "$p missing from the $arch userland"; continue; }
         chroot "$out" "$p" --version >/dev/null 2>&1 || chroot "$out" "$p" -V >/dev/null 2>&1 \
             || die "$p does not run in the unpacked userland (a library missing from USERLAND_PKGS?)"
     done
@@ -159,13 +176,19 @@ userland() {
 # One suite's kernel: vmlinuz and the modules the smoke needs (decompressed, with their
 # dependencies, in load order) as a cpio to append to the initramfs. Sets K_DIR.
 MODULES=(veth)
+# `arm64` is trixie's linux-image-arm64.
 kernel() {
-    local suite=$1
-    apt_for "$suite" "$suite"
+    local suite=$1 flavour=amd64
+    if [ "$suite" = arm64 ]; then
+        flavour=arm64
+        APT_ARCH=arm64 apt_for arm64 trixie
+    else
+        apt_for "$suite" "$suite"
+    fi
     local img dep
-    img=$(apt-cache "${APT_OPTS[@]}" depends linux-image-amd64 2>/dev/null \
+    img=$(apt-cache "${APT_OPTS[@]}" depends "linux-image-$flavour" 2>/dev/null \
           | sed -n -E 's/^[[:space:]]*Depends: (linux-image-[0-9][^[:space:]]*)$/\1/p' | head -n 1)
-    [ -n "$img" ] || die "$suite: linux-image-amd64 does not name a kernel package"
+    [ -n "$img" ] || die "$suite: linux-image-$flavour does not name a kernel package"
     K_DIR=$CACHE/kernels/$suite/$img
     [ -f "$K_DIR/ready" ] && return 0
     rm -rf "$K_DIR"; mkdir -p "$K_DIR/x" "$K_DIR/mods"
@@ -229,12 +252,27 @@ userland
 
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/ebpf-jsonl-kernels.XXXXXX")
 trap 'rm -rf "$RUN"' EXIT
-mkdir -p "$RUN/root/usr/local/bin"
-cp -a "$CACHE/userland-bookworm/." "$RUN/root/"
-cp "$BINARY" "$RUN/root/usr/local/bin/ebpf-jsonl"
-cp tests/kernels/guest-init.sh "$RUN/root/init"
-chmod 755 "$RUN/root/init"
-(cd "$RUN/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$RUN/base.cpio.gz"
+# base_cpio NAME USERLAND BINARY: the guest's root (userland, binary, /init) as $RUN/NAME.cpio.gz
+base_cpio() {
+    rm -rf "$RUN/root"
+    mkdir -p "$RUN/root/usr/local/bin"
+    cp -a "$2/." "$RUN/root/"
+    cp "$3" "$RUN/root/usr/local/bin/ebpf-jsonl"
+    cp tests/kernels/guest-init.sh "$RUN/root/init"
+    chmod 755 "$RUN/root/init"
+    (cd "$RUN/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$RUN/$1.cpio.gz"
+}
+base_cpio base "$CACHE/userland-bookworm" "$BINARY"
+if [[ " ${SUITES[*]} " == *" arm64 "* ]]; then
+    if [ -z "$ARM64_BINARY" ]; then
+        say "building target/aarch64-unknown-linux-gnu/release/ebpf-jsonl (./dev.sh build-arm64)"
+        ./dev.sh build-arm64 --quiet || die "./dev.sh build-arm64 failed"
+        ARM64_BINARY=$ROOT/target/aarch64-unknown-linux-gnu/release/ebpf-jsonl
+    fi
+    [ -x "$ARM64_BINARY" ] || die "$ARM64_BINARY is not an executable"
+    userland arm64
+    base_cpio base-arm64 "$CACHE/userland-bookworm-arm64" "$ARM64_BINARY"
+fi
 LOGS=$CACHE/logs
 mkdir -p "$LOGS"
 
@@ -242,17 +280,22 @@ failed=0
 for suite in "${SUITES[@]}"; do
     kernel "$suite"
     label="$suite $(basename "$K_DIR" | sed 's/^linux-image-//')"
-    cat "$RUN/base.cpio.gz" "$K_DIR/modules.cpio.gz" >"$RUN/initrd"
+    base=base qemu=(qemu-system-x86_64 -cpu max) console=ttyS0
+    if [ "$suite" = arm64 ]; then
+        # pauth-impdef: TCG's cheap pointer authentication (the architected one is slow)
+        base=base-arm64 qemu=(qemu-system-aarch64 -M virt -cpu "max,pauth-impdef=on") console=ttyAMA0
+    fi
+    cat "$RUN/$base.cpio.gz" "$K_DIR/modules.cpio.gz" >"$RUN/initrd"
     log=$LOGS/$suite.console.log results=$RUN/$suite.results
     : >"$results"
     say "$label: booting (TCG: ~20 s, minutes when a program hits the verifier's limit; console in $log)"
     start=$SECONDS
     rc=0
-    timeout 1500 qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp 2 -nodefaults -nographic \
+    timeout 1500 "${qemu[@]}" -accel tcg -m 2G -smp 2 -nodefaults -nographic \
         -no-reboot -monitor none -nic none \
         -serial "file:$log" -serial "file:$results" \
         -kernel "$K_DIR/vmlinuz" -initrd "$RUN/initrd" \
-        -append "console=ttyS0 rdinit=/init panic=-1 loglevel=4" </dev/null >/dev/null 2>"$RUN/qemu.err" \
+        -append "console=$console rdinit=/init panic=-1 loglevel=4" </dev/null >/dev/null 2>"$RUN/qemu.err" \
         || rc=$?
     tr -d '\r' <"$results" >"$LOGS/$suite.results"
     n=0

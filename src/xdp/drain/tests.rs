@@ -156,6 +156,10 @@ fn deltas_then_idle_removal_then_reuse() {
     );
     assert_eq!(r.state(1), SLOT_FREE);
     assert_eq!(r.nflows.load(Ordering::Relaxed), 0);
+    // Freed whole: an all-zero key (IP version 0) matches no packet, even read
+    // ahead of the state by a program on a weakly ordered CPU.
+    assert_eq!(r.t[1].key(), [0; 5], "a freed slot keeps its key");
+    assert_eq!(r.t[1].packets.load(Ordering::Relaxed), 0);
     // The slot is reused from zero by another flow.
     r.packet(1, k(2), 10);
     assert_eq!(r.pass(secs(9), false), (1, vec![delta(k(2), 1, 10)]));
