@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod drain;
+pub mod flavour;
 pub mod skel;
 #[cfg(test)]
 mod tests;
@@ -45,14 +46,16 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
     crate::kernel::raise_memlock();
     let dest = output::Dest::new(args.common.output.as_deref())?;
     let mut obj = MaybeUninit::uninit();
-    let mut skel = attach::load(
+    let (mut skel, flavour) = attach::load(
         &mut obj,
         &attach::Config {
             max_flows: args.max_flows,
             excludes: &args.exclude,
+            flavour: args.flavour,
         },
     )?;
-    let link = attach::attach(&skel.progs.xdp_flows, &args.iface, ifindex, args.mode)?;
+    eprintln!("ebpf-jsonl: xdp: {}", flavour.note());
+    let link = attach::attach(flavour.prog(&skel), &args.iface, ifindex, args.mode)?;
     eprintln!(
         "ebpf-jsonl: xdp: attached to {} (ifindex {ifindex}) in {} mode",
         args.iface,
