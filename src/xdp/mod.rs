@@ -54,13 +54,14 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
             flavour: args.flavour,
         },
     )?;
-    eprintln!("ebpf-jsonl: xdp: {}", flavour.note());
     let link = attach::attach(flavour.prog(&skel), &args.iface, ifindex, args.mode)?;
     eprintln!(
         "ebpf-jsonl: xdp: attached to {} (ifindex {ifindex}) in {} mode",
         args.iface,
         link.mode.name()
     );
+    // After the attach, so that a refusal stays the one line on stderr.
+    eprintln!("ebpf-jsonl: xdp: {}", flavour.note());
     if let Some(why) = &link.native_refused {
         eprintln!("ebpf-jsonl: xdp: native mode refused: {why}; using generic mode");
     }
