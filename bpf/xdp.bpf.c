@@ -77,6 +77,8 @@ struct {
 	__type(value, __u8);
 } excludes SEC(".maps");
 
+#include "xdp_claim.bpf.h"
+
 /* struct flow_key as five words; the last is l4 | proto << 32 | ver << 40 |
  * flags << 48.
  * For IPv4 only w[0] (both addresses) and w[4] are set: the three between are
@@ -239,8 +241,9 @@ static __always_inline bool key_eq(const __u64 *a, const __u64 *b)
 }
 
 /* Adds the packet to its flow, claiming a free slot for a new one. False when
- * there is no room: max_flows are in use, or the flow's probe window is full. */
-static __always_inline bool count_flow(const __u64 *w, __u64 len)
+ * there is no room: max_flows are in use, or the flow's probe window is full.
+ * `compat` is a constant in each program (see xdp_flows_compat). */
+static __always_inline bool count_flow(const __u64 *w, __u64 len, bool compat)
 {
 	__u32 h = hash(w);
 	for (__u32 i = 0; i < XDP_PROBES; i++) {
@@ -249,6 +252,7 @@ static __always_inline bool count_flow(const __u64 *w, __u64 len)
 		if (!s)
 			return false;
 		if (s->state == SLOT_ACTIVE && key_eq((const __u64 *)&s->key, w)) {
+			/* Results unused: BPF_XADD, in both flavours. */
 			__sync_fetch_and_add(&s->packets, 1);
 			__sync_fetch_and_add(&s->bytes, len);
 			return true;
@@ -258,19 +262,23 @@ static __always_inline bool count_flow(const __u64 *w, __u64 len)
 	 * each for the same new flow; userspace adds such twins together. */
 	if (nflows >= max_flows)
 		return false;
+	__u32 zero = 0;
+	struct claim_lock *l = NULL;
+	if (compat) {
+		l = bpf_map_lookup_elem(&claim_locks, &zero);
+		if (!l)
+			return false;
+	}
 	for (__u32 i = 0; i < XDP_PROBES; i++) {
 		__u32 idx = (h + i) & slot_mask;
 		struct flow_slot *s = bpf_map_lookup_elem(&flows, &idx);
 		if (!s)
 			return false;
-		if (s->state != SLOT_FREE ||
-		    __sync_val_compare_and_swap(&s->state, SLOT_FREE, SLOT_CLAIMING) != SLOT_FREE)
-			continue;
-		if (__sync_fetch_and_add(&nflows, 1) >= max_flows) {
-			__sync_fetch_and_add(&nflows, -1);
-			__sync_lock_test_and_set(&s->state, SLOT_FREE);
+		int won = compat ? claim_locked(s, l) : claim_atomic(s);
+		if (won < 0)
 			return false;
-		}
+		if (!won)
+			continue;
 		__u64 *key = (__u64 *)&s->key;
 		bool v6 = is_v6(w);
 		key[0] = w[0];
@@ -280,9 +288,17 @@ static __always_inline bool count_flow(const __u64 *w, __u64 len)
 		key[4] = w[4];
 		s->packets = 1;
 		s->bytes = len;
-		/* xchg is a full barrier: whoever sees ACTIVE sees the key and counts
-		 * (x86-64 keeps loads in order). */
-		__sync_lock_test_and_set(&s->state, SLOT_ACTIVE);
+		if (compat) {
+			/* No xchg before 5.12: a plain store after a compiler barrier;
+			 * x86-64 keeps stores in order, so whoever sees ACTIVE sees the
+			 * key and counts (and keeps its loads in order). */
+			asm volatile("" ::: "memory");
+			s->state = SLOT_ACTIVE;
+		} else {
+			/* xchg is a full barrier: whoever sees ACTIVE sees the key and
+			 * counts (x86-64 keeps loads in order). */
+			__sync_lock_test_and_set(&s->state, SLOT_ACTIVE);
+		}
 		return true;
 	}
 	return false;
@@ -301,8 +317,7 @@ static __always_inline bool excluded(const __u64 *w)
 	return bpf_map_lookup_elem(&excludes, &ek) != NULL;
 }
 
-SEC("xdp")
-int xdp_flows(struct xdp_md *ctx)
+static __always_inline int count(struct xdp_md *ctx, bool compat)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -314,7 +329,7 @@ int xdp_flows(struct xdp_md *ctx)
 	if (cat == CAT_FLOW) {
 		if (have_excludes && excluded(w))
 			cat = CAT_EXCLUDED;
-		else if (count_flow(w, len))
+		else if (count_flow(w, len, compat))
 			return XDP_PASS;
 		else
 			cat = CAT_UNTRACKED;
@@ -325,4 +340,19 @@ int xdp_flows(struct xdp_md *ctx)
 		c->c[cat].bytes += len;
 	}
 	return XDP_PASS;
+}
+
+/* Userspace loads one of the two (src/xdp/flavour.rs): the same records and
+ * guarantees; they differ only in how a new flow claims its slot. */
+SEC("xdp")
+int xdp_flows(struct xdp_md *ctx)
+{
+	return count(ctx, false);
+}
+
+/* For kernels without 64-bit cmpxchg, xchg and fetch-add (before 5.12). */
+SEC("xdp")
+int xdp_flows_compat(struct xdp_md *ctx)
+{
+	return count(ctx, true);
 }

@@ -52,6 +52,11 @@ struct flow_slot {
 	__u64 bytes;
 };
 
+/* The compat flavour's claim lock (xdp.bpf.c's claim_locks). */
+struct claim_lock {
+	struct bpf_spin_lock lock;
+};
+
 /* Every packet lands in exactly one flow or one of these categories; a packet
  * counted in a flow touches nothing else, so the total is what userspace adds
  * up (flows read so far + categories). */

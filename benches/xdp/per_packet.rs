@@ -1,17 +1,20 @@
 //! Per packet: the kernel's ns/packet through BPF_PROG_TEST_RUN for the
-//! empty program, the seed's design and ours, on three 64-byte frames.
+//! empty program, the seed's design and ours (both flavours), on three
+//! 64-byte frames.
 
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
 use ebpf_jsonl::error::Error;
+use ebpf_jsonl::xdp::flavour::Flavour;
+use ebpf_jsonl::xdp::skel::XdpSkel;
 use ebpf_jsonl::xdp::{Table, CAT_TOTAL};
 use ebpf_jsonl_testkit::frames::{self, Frame, ICMP, UDP};
 use ebpf_jsonl_testkit::stats::stats;
 use libbpf_rs::ProgramMut;
 
 use crate::args::Args;
-use crate::programs::{load_baseline, load_ours, run_once};
+use crate::programs::{load_baseline, load_flavour, load_ours, run_once};
 
 /// Ethernet + IPv6 + UDP + 2 bytes of payload: 64 bytes.
 fn udp6_frame() -> Vec<u8> {
@@ -42,6 +45,8 @@ pub fn run(args: &Args) -> Result<(), Error> {
     let base = load_baseline(&mut bobj)?;
     let mut obj = MaybeUninit::uninit();
     let mut ours = load_ours(&mut obj, 65536)?;
+    let mut cobj = MaybeUninit::uninit();
+    let mut compat = load_flavour(&mut cobj, 65536, Flavour::Compat)?;
     let frames = [
         TestFrame {
             name: "TCP/IPv4",
@@ -59,10 +64,11 @@ pub fn run(args: &Args) -> Result<(), Error> {
             seed_counts: false,
         },
     ];
-    let progs: [&ProgramMut; 3] = [
+    let progs: [&ProgramMut; 4] = [
         &base.progs.xdp_empty,
         &base.progs.xdp_seed,
         &ours.progs.xdp_flows,
+        &compat.progs.xdp_flows_compat,
     ];
     println!(
         "per packet: BPF_PROG_TEST_RUN, 64-byte frames, repeat {}, {} interleaved rounds; \
@@ -77,6 +83,10 @@ pub fn run(args: &Args) -> Result<(), Error> {
     println!(
         "  ours:  every packet in its flow (IPv4/IPv6, ports, ICMP type) or a category; \
          the table holds every flow"
+    );
+    println!(
+        "  compat: ours for kernels before 5.12 (no 64-bit atomic fetch/cmpxchg): \
+         a new flow claims its slot under a spin lock"
     );
     // ns[frame][program][round]
     let mut ns = vec![vec![Vec::new(); progs.len()]; frames.len()];
@@ -99,8 +109,8 @@ pub fn run(args: &Args) -> Result<(), Error> {
         format!("{m:.0} [{lo:.0}..{hi:.0}]")
     };
     println!(
-        "  {:<15} {:>14} {:>14} {:>14} {:>11} {:>11}  (ours-empty)/(seed-empty)",
-        "frame", "empty", "seed", "ours", "ours-empty", "seed-empty"
+        "  {:<15} {:>14} {:>14} {:>14} {:>14} {:>11} {:>13} {:>11}  (ours-empty)/(seed-empty)",
+        "frame", "empty", "seed", "ours", "compat", "ours-empty", "compat-empty", "seed-empty"
     );
     let mut skipped = false;
     for (frame, v) in frames.iter().zip(&ns) {
@@ -121,12 +131,14 @@ pub fn run(args: &Args) -> Result<(), Error> {
             "n/a: the seed skips this frame (*)".into()
         };
         println!(
-            "  {:<15} {:>14} {:>14} {:>14} {:>11.0} {:>11.0}  {ratio}",
+            "  {:<15} {:>14} {:>14} {:>14} {:>14} {:>11.0} {:>13.0} {:>11.0}  {ratio}",
             frame.name,
             cell(&v[0]),
             cell(&v[1]),
             cell(&v[2]),
+            cell(&v[3]),
             med[2] - med[0],
+            med[3] - med[0],
             med[1] - med[0],
         );
     }
@@ -139,17 +151,24 @@ pub fn run(args: &Args) -> Result<(), Error> {
         );
     }
 
-    // Ours counted every one of those runs, each frame in its flow.
+    // Both flavours counted every one of those runs, each frame in its flow.
     let runs = u64::from(args.rounds) * u64::from(args.repeat);
-    let mut t = Table::new(&mut ours.maps, Duration::from_secs(3600), Instant::now())?;
+    check("ours", &mut ours, runs, frames.len())?;
+    check("compat", &mut compat, runs, frames.len())?;
+    Ok(())
+}
+
+/// Says whether `name`'s table holds `runs` packets in each of `frames` flows.
+fn check(name: &str, skel: &mut XdpSkel, runs: u64, frames: usize) -> Result<(), Error> {
+    let mut t = Table::new(&mut skel.maps, Duration::from_secs(3600), Instant::now())?;
     let flows = t.pass(Instant::now(), true);
     let c = t.counters()?;
     let per_flow: Vec<u64> = t.deltas().iter().map(|d| d.packets).collect();
-    let exact = per_flow.len() == frames.len()
+    let exact = per_flow.len() == frames
         && per_flow.iter().all(|&p| p == runs)
-        && c[CAT_TOTAL].0 == runs * frames.len() as u64;
+        && c[CAT_TOTAL].0 == runs * frames as u64;
     println!(
-        "  check: ours counted {per_flow:?} packets in {flows} flows, {} in all, for {runs} \
+        "  check: {name} counted {per_flow:?} packets in {flows} flows, {} in all, for {runs} \
          runs of each frame{}",
         c[CAT_TOTAL].0,
         if exact { " (exact)" } else { " (MISMATCH)" }

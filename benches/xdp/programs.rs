@@ -8,18 +8,30 @@ use std::time::Duration;
 use ebpf_jsonl::error::Error;
 use ebpf_jsonl::kernel;
 use ebpf_jsonl::xdp::attach::{self, Config};
+use ebpf_jsonl::xdp::flavour::Flavour;
 use ebpf_jsonl::xdp::skel::XdpSkel;
 use ebpf_jsonl_testkit::baseline::{BenchXdpSkel, BenchXdpSkelBuilder};
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{OpenObject, ProgramInput, ProgramMut};
 
-/// Our program with a table of `max_flows` flows, nothing excluded.
-pub fn load_ours(obj: &mut MaybeUninit<OpenObject>, max_flows: u32) -> Result<XdpSkel<'_>, Error> {
+/// Our program in the given flavour with a table of `max_flows` flows,
+/// nothing excluded.
+pub fn load_flavour(
+    obj: &mut MaybeUninit<OpenObject>,
+    max_flows: u32,
+    flavour: Flavour,
+) -> Result<XdpSkel<'_>, Error> {
     let config = Config {
         max_flows,
         excludes: &[],
+        flavour: Some(flavour),
     };
-    attach::load(obj, &config)
+    attach::load(obj, &config).map(|(skel, _)| skel)
+}
+
+/// Our program's atomic flavour (its `xdp_flows`).
+pub fn load_ours(obj: &mut MaybeUninit<OpenObject>, max_flows: u32) -> Result<XdpSkel<'_>, Error> {
+    load_flavour(obj, max_flows, Flavour::Atomic)
 }
 
 /// The empty program and the seed tutorial's design.

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 pub use common::Common;
 pub use exec::ExecArgs;
 pub use values::{parse_count, parse_duration, parse_iface, parse_size, MAX_DURATION};
-pub use xdp::{parse_cidr, Cidr, XdpArgs, XdpMode};
+pub use xdp::{parse_cidr, Cidr, XdpArgs, XdpFlavour, XdpMode};
 
 #[derive(Debug, Parser)]
 #[command(

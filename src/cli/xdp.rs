@@ -38,6 +38,20 @@ pub struct XdpArgs {
     /// native (driver) XDP, generic (kernel) XDP, or auto: native, else generic
     #[arg(long, value_enum, default_value_t = XdpMode::Auto)]
     pub mode: XdpMode,
+
+    /// For tests and the benchmark: the program flavour to load instead of
+    /// the one the kernel is probed for (compat runs on 6.x too)
+    #[arg(long, value_enum, hide = true)]
+    pub flavour: Option<XdpFlavour>,
+}
+
+/// The XDP program's flavours (src/xdp/flavour.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum XdpFlavour {
+    /// 64-bit cmpxchg, xchg and fetch-add (Linux 5.12+)
+    Atomic,
+    /// a spin lock for claims, for kernels before 5.12
+    Compat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

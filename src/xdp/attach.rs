@@ -11,6 +11,7 @@ use libbpf_rs::libbpf_sys;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject, ProgramMut};
 
+use super::flavour::{self, Flavour};
 use super::skel::types::{exclude_key, xdp_limit};
 use super::skel::{XdpSkel, XdpSkelBuilder};
 use crate::cli::{Cidr, XdpMode};
@@ -32,6 +33,8 @@ pub fn slots_for(max_flows: u32) -> u32 {
 pub struct Config<'a> {
     pub max_flows: u32,
     pub excludes: &'a [Cidr],
+    /// None: the one this kernel takes ([`flavour::detect`]).
+    pub flavour: Option<Flavour>,
 }
 
 /// The interface's index; a missing interface is an error that names it.
@@ -77,11 +80,12 @@ pub fn exclude_key(c: &Cidr) -> exclude_key {
 // SAFETY: exclude_key is plain old data generated from BTF (a u32, then bytes).
 unsafe impl plain::Plain for exclude_key {}
 
-/// Opens, configures and loads the program (not attached).
+/// Opens, configures and loads the program of the flavour this kernel takes
+/// (or the configured one), not attached; its program is `flavour.prog(&skel)`.
 pub fn load<'obj>(
     obj: &'obj mut MaybeUninit<OpenObject>,
     cfg: &Config,
-) -> Result<XdpSkel<'obj>, Error> {
+) -> Result<(XdpSkel<'obj>, Flavour), Error> {
     if !kernel::has_btf() {
         return Err(Error::Kernel(
             "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): \
@@ -93,6 +97,8 @@ pub fn load<'obj>(
     let mut open = XdpSkelBuilder::default()
         .open(obj)
         .map_err(|e| kernel::bpf_error("opening the xdp BPF object", &e))?;
+    let flavour = cfg.flavour.unwrap_or_else(flavour::detect);
+    flavour.load_only_it(&mut open);
     let slots = slots_for(cfg.max_flows);
     open.maps
         .flows
@@ -127,7 +133,7 @@ pub fn load<'obj>(
                 Error::Failure(format!("adding --exclude {}/{}: {e}", c.addr, c.prefix))
             })?;
     }
-    Ok(skel)
+    Ok((skel, flavour))
 }
 
 /// The mode that took.

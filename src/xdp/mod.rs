@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod drain;
+pub mod flavour;
 pub mod skel;
 #[cfg(test)]
 mod tests;
@@ -45,19 +46,22 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
     crate::kernel::raise_memlock();
     let dest = output::Dest::new(args.common.output.as_deref())?;
     let mut obj = MaybeUninit::uninit();
-    let mut skel = attach::load(
+    let (mut skel, flavour) = attach::load(
         &mut obj,
         &attach::Config {
             max_flows: args.max_flows,
             excludes: &args.exclude,
+            flavour: args.flavour,
         },
     )?;
-    let link = attach::attach(&skel.progs.xdp_flows, &args.iface, ifindex, args.mode)?;
+    let link = attach::attach(flavour.prog(&skel), &args.iface, ifindex, args.mode)?;
     eprintln!(
         "ebpf-jsonl: xdp: attached to {} (ifindex {ifindex}) in {} mode",
         args.iface,
         link.mode.name()
     );
+    // After the attach, so that a refusal stays the one line on stderr.
+    eprintln!("ebpf-jsonl: xdp: {}", flavour.note());
     if let Some(why) = &link.native_refused {
         eprintln!("ebpf-jsonl: xdp: native mode refused: {why}; using generic mode");
     }

@@ -127,3 +127,6 @@ pub fn wait_packets(tool: &mut Tracer, packets: u64) {
         v["type"] == "xdp_stats" && v["packets"].as_u64() >= Some(packets)
     });
 }
+
+/// `xdp --flavour` values (src/xdp/flavour.rs): the exactness tests run each.
+pub const FLAVOURS: [&str; 2] = ["atomic", "compat"];

@@ -36,8 +36,11 @@ pub fn load<'o>(
         &Config {
             max_flows,
             excludes,
+            // The tests here run `xdp_flows`; tests/xdp.rs runs both.
+            flavour: Some(crate::xdp::flavour::Flavour::Atomic),
         },
     )
+    .map(|(skel, _)| skel)
     .unwrap_or_else(|e| panic!("loading the xdp program (tests need root): {e}"))
 }
 
