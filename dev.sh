@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ebpf-jsonl's one entry point for people and CI (run as root on Debian 12 or Ubuntu 22.04+):
 #   ./dev.sh run exec [FLAGS]   install what is missing, build (release), run ebpf-jsonl
-#   ./dev.sh test               install what is missing, then fmt, clippy and the whole test suite
+#   ./dev.sh test               install what is missing, then fmt, clippy, the whole test suite
+#                               and the kernel matrix (what CI runs)
 #   ./dev.sh bench [ARGS]       install what is missing, then benches/ (exec_storm, xdp, writer)
 #                               (ARGS go to the exec storm: --seconds N --rounds N)
 #   ./dev.sh deps               only install what is missing
@@ -9,7 +10,7 @@
 #                               boot Debian's kernels in qemu (bullseye 5.10, bookworm 6.1,
 #                               trixie 6.12, sid; opt-in: arm64, trixie's arm64 kernel with the
 #                               arm64 build) and run a smoke subset of ebpf-jsonl in each
-#                               (not in CI: minutes per kernel under TCG; README "Kernels")
+#                               (./dev.sh test runs the four x86 ones; README "Kernels")
 #   ./dev.sh build-arm64 [CARGO BUILD FLAGS]
 #                               cross-build for aarch64-unknown-linux-gnu (Debian's cross gcc,
 #                               arm64 libelf/zlib via dpkg --add-architecture arm64, rustup's
@@ -126,6 +127,9 @@ test)
     cargo fmt --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     cargo test --workspace
+    # The kernel matrix (README "Kernels"): Debian's 5.10, 6.1, 6.12 and newest kernels in qemu,
+    # with the binary the suite just tested.
+    tests/kernels/matrix.sh --binary target/debug/ebpf-jsonl
     ;;
 bench)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"
@@ -145,7 +149,7 @@ kernels)
     exec tests/kernels/matrix.sh "$@"
     ;;
 *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

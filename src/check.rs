@@ -97,6 +97,10 @@ struct Program {
     error: Option<String>,
     /// What a refused program needs (feature and kernel version), if known.
     needs: Option<&'static str>,
+    /// xdp: the program flavour this kernel takes ("atomic", or "compat"
+    /// before 5.12), the one `xdp` would load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flavour: Option<&'static str>,
 }
 
 impl Program {
@@ -110,6 +114,7 @@ impl Program {
             hooks: Vec::new(),
             needs: refusal.and_then(|r| r.needs),
             error: Some(msg),
+            flavour: None,
         }
     }
 
@@ -167,8 +172,9 @@ fn xdp_program(iface: Option<&str>) -> (Program, Option<serde_json::Value>) {
     let cfg = crate::xdp::attach::Config {
         max_flows: 65536,
         excludes: &excludes,
+        flavour: None,
     };
-    let skel = match crate::xdp::attach::load(&mut obj, &cfg) {
+    let (skel, flavour) = match crate::xdp::attach::load(&mut obj, &cfg) {
         Ok(s) => s,
         Err(e) => {
             let p = Program::failed(&e);
@@ -179,7 +185,7 @@ fn xdp_program(iface: Option<&str>) -> (Program, Option<serde_json::Value>) {
             return (p, modes);
         }
     };
-    let prog = &skel.progs.xdp_flows;
+    let prog = flavour.prog(&skel);
     let attach = |iface: &str, mode: XdpMode| {
         let r = crate::xdp::attach::ifindex(iface)
             .and_then(|ifindex| crate::xdp::attach::attach(prog, iface, ifindex, mode));
@@ -212,6 +218,7 @@ fn xdp_program(iface: Option<&str>) -> (Program, Option<serde_json::Value>) {
         attaches: modes
             .as_ref()
             .is_none_or(|v| v["native"]["attaches"] == true || v["generic"]["attaches"] == true),
+        flavour: Some(flavour.name()),
         ..Default::default()
     };
     (p, modes)

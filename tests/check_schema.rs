@@ -59,6 +59,8 @@ fn check_reports_what_this_host_allows() {
         (&true.into(), &Value::Null),
         "{x}"
     );
+    // The flavour `xdp` would load here: 6.18 has 64-bit atomics.
+    assert_eq!(x["flavour"], "atomic", "{x}");
     assert_eq!(v["xdp_loads"], true);
     if v["tracefs_mounted"] == false {
         assert_eq!(v["hooks"]["tracepoint"]["attaches"], false);

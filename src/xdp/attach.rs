@@ -97,7 +97,7 @@ pub fn load<'obj>(
     let mut open = XdpSkelBuilder::default()
         .open(obj)
         .map_err(|e| kernel::bpf_error("opening the xdp BPF object", &e))?;
-    let flavour = cfg.flavour.unwrap_or_else(flavour::detect);
+    let flavour = flavour::choose(cfg.flavour)?;
     flavour.load_only_it(&mut open);
     let slots = slots_for(cfg.max_flows);
     open.maps

@@ -12,6 +12,7 @@ use libbpf_rs::ProgramMut;
 pub use crate::cli::XdpFlavour as Flavour;
 
 use super::skel::{OpenXdpSkel, XdpSkel};
+use crate::error::Error;
 
 impl Flavour {
     pub fn name(self) -> &'static str {
@@ -47,6 +48,22 @@ impl Flavour {
                 .into(),
         }
     }
+}
+
+/// The flavour to load: the one forced (tests), else this kernel's. On arm64
+/// only `atomic`: `compat` publishes a claimed slot with a plain store, which
+/// only x86's store order keeps behind the slot's key (and 5.10's BPF has no
+/// barrier to make arm64 keep it).
+pub fn choose(forced: Option<Flavour>) -> Result<Flavour, Error> {
+    let flavour = forced.unwrap_or_else(detect);
+    if cfg!(target_arch = "aarch64") && flavour == Flavour::Compat {
+        return Err(Error::Kernel(
+            "xdp on arm64 needs Linux 5.12 or newer (64-bit BPF atomics, which publish a new \
+             flow's slot after its key); this kernel has none: upgrade the kernel"
+                .into(),
+        ));
+    }
+    Ok(flavour)
 }
 
 /// The flavour this kernel takes: atomic unless a one-instruction probe

@@ -189,7 +189,7 @@ if wait_for $T/xdp.err ': attached' $pid; then
     flows=$(jq -s '[.[] | select(.type == "flow" and .proto == "udp" and .dst_port == 9000 and .dst_ip == "10.200.0.1") | .packets] | add' $T/xdp.out 2>/dev/null)
     total=$(jq -s '[.[] | select(.type == "xdp_stats")] | last | .packets' $T/xdp.out 2>/dev/null)
     if [ $rc = 0 ] && all_json $T/xdp.out && [ "$flows" = $N ] && [ "$total" = $N ]; then
-        report xdp PASS "$N of $N UDP packets in flows and xdp_stats ($(grep -m1 ": attached" $T/xdp.err | sed 's/.* in //'))"
+        report xdp PASS "$N of $N UDP packets in flows and xdp_stats ($(grep -m1 ": attached" $T/xdp.err | sed 's/.* in //'), $(grep -o -m1 '[a-z]* flavour' $T/xdp.err))"
     else
         report xdp FAIL "exit $rc; sent $N, flows counted ${flows:-?}, xdp_stats.packets ${total:-?}"
     fi
@@ -211,7 +211,7 @@ want_rc=1; [ $exec_ok = true ] && [ $xdp_ok = true ] && want_rc=0
 # shellcheck disable=SC2016 # $e and $x are jq's variables
 agree='.exec.can_run == $e and .xdp.can_run == $x
        and all(.exec, .xdp; .can_run or (.fix | test("Linux [0-9]+[.][0-9]+")))'
-detail="exit $rc; exec.hook=$(jq -r .exec.hook $T/check.json 2>/dev/null) exec.can_run=$(jq -r .exec.can_run $T/check.json 2>/dev/null) (suites: $exec_ok) xdp.can_run=$(jq -r .xdp.can_run $T/check.json 2>/dev/null) (suite: $xdp_ok) xdp.fix=$(jq -r .xdp.fix $T/check.json 2>/dev/null)"
+detail="exit $rc; exec.hook=$(jq -r .exec.hook $T/check.json 2>/dev/null) exec.can_run=$(jq -r .exec.can_run $T/check.json 2>/dev/null) (suites: $exec_ok) xdp.can_run=$(jq -r .xdp.can_run $T/check.json 2>/dev/null) (suite: $xdp_ok) xdp.fix=$(jq -r .xdp.fix $T/check.json 2>/dev/null) xdp.flavour=$(jq -r .programs.xdp.flavour $T/check.json 2>/dev/null)"
 if [ $rc = $want_rc ] && jq -e --argjson e $exec_ok --argjson x $xdp_ok "$agree" $T/check.json >/dev/null 2>&1; then
     report check PASS "$detail"
 else
