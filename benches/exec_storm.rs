@@ -5,7 +5,11 @@
 //!
 //! Reports per tracer: execs/s of the storm (and slowdown against no tracer),
 //! events delivered and lost, tracer CPU per event (all threads, from
-//! /proc/PID/task/*/schedstat), and peak RSS (VmHWM). Peers: libbpf-tools'
+//! /proc/PID/task/*/schedstat), peak RSS (VmHWM), and the in-kernel cost
+//! per exec: the run time of the tracer's own BPF programs over the storm
+//! (kernel.bpf_stats_enabled, set for the run and restored after), divided by
+//! the storm's execs. Then the budgets for ours, PASS/FAIL (reported:
+//! the bench exits 0 either way). Peers: libbpf-tools'
 //! execsnoop and a bpftrace one-liner, when installed (`./dev.sh bench`
 //! installs them); both need tracefs, which this mounts if it is missing.
 
@@ -16,9 +20,12 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ebpf_jsonl_testkit::bpf_stats::{run_time, StatsEnabled};
 use ebpf_jsonl_testkit::procfs::{cpu_ns, status_kib};
-use ebpf_jsonl_testkit::stats::median;
 use ebpf_jsonl_testkit::BIN as OURS;
+
+#[path = "exec_storm/report.rs"]
+mod report;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Tracer {
@@ -26,6 +33,7 @@ enum Tracer {
     Ours,
     OursExits,
     OursFailed,
+    OursExitsFailed,
     Execsnoop,
     Bpftrace,
 }
@@ -37,6 +45,7 @@ impl Tracer {
             Tracer::Ours => "ebpf-jsonl exec",
             Tracer::OursExits => "ebpf-jsonl exec --exits",
             Tracer::OursFailed => "ebpf-jsonl exec --failed",
+            Tracer::OursExitsFailed => "ebpf-jsonl exec --exits --failed",
             Tracer::Execsnoop => "execsnoop (libbpf-tools)",
             Tracer::Bpftrace => "bpftrace -f json",
         }
@@ -60,6 +69,11 @@ impl Tracer {
                 c.args(["exec", "--failed"]);
                 c
             }
+            Tracer::OursExitsFailed => {
+                let mut c = Command::new(OURS);
+                c.args(["exec", "--exits", "--failed"]);
+                c
+            }
             Tracer::Execsnoop => Command::new("/usr/sbin/execsnoop"),
             Tracer::Bpftrace => {
                 let mut c = Command::new("bpftrace");
@@ -78,15 +92,22 @@ impl Tracer {
         Some(c)
     }
 
+    fn is_ours(self) -> bool {
+        matches!(
+            self,
+            Tracer::Ours | Tracer::OursExits | Tracer::OursFailed | Tracer::OursExitsFailed
+        )
+    }
+
     /// A line on stdout or stderr saying the tracer is ready.
     fn ready(self, line: &str) -> bool {
         match self {
-            Tracer::Ours | Tracer::OursExits | Tracer::OursFailed => line.contains("attached"),
+            _ if self.is_ours() => line.contains("attached"),
             // execsnoop's stdout is block-buffered in a pipe: its header
             // may not show until much later, so it is given time instead.
             Tracer::Execsnoop => true,
             Tracer::Bpftrace => line.contains("Attaching") || line.contains("attached_probes"),
-            Tracer::None => true,
+            _ => true,
         }
     }
 }
@@ -98,6 +119,9 @@ struct Sample {
     delivered: u64,
     cpu_per_event_us: f64,
     peak_rss_kib: u64,
+    /// The tracer's BPF programs' run time over the storm per exec; NaN
+    /// when it could not be read (no stats, or no program fd in the tracer).
+    kernel_us_per_exec: f64,
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -192,7 +216,9 @@ fn run_one(tracer: Tracer, secs: f64, round: usize) -> Option<Sample> {
     }
     thread::sleep(Duration::from_millis(300));
     let cpu0 = cpu_ns(pid);
+    let bpf0 = run_time(pid).ok();
     let (execs, rate) = storm(&marker, secs);
+    let bpf = bpf0.and_then(|b0| Some(run_time(pid).ok()? - b0));
     // Let the tracer drain, then read its cost before it exits.
     thread::sleep(Duration::from_millis(1000));
     let cpu = cpu_ns(pid).saturating_sub(cpu0);
@@ -208,6 +234,10 @@ fn run_one(tracer: Tracer, secs: f64, round: usize) -> Option<Sample> {
         delivered,
         cpu_per_event_us: cpu as f64 / 1000.0 / delivered.max(1) as f64,
         peak_rss_kib: peak,
+        kernel_us_per_exec: match bpf {
+            Some(b) if b.count > 0 => b.ns as f64 / 1000.0 / execs.max(1) as f64,
+            _ => f64::NAN,
+        },
     })
 }
 
@@ -250,6 +280,7 @@ fn main() {
         tracers.push(Tracer::OursExits);
         // Hooks every syscall: its cost shows in the storm's slowdown.
         tracers.push(Tracer::OursFailed);
+        tracers.push(Tracer::OursExitsFailed);
     }
     if std::path::Path::new("/usr/sbin/execsnoop").exists() {
         tracers.push(Tracer::Execsnoop);
@@ -258,56 +289,31 @@ fn main() {
         tracers.push(Tracer::Bpftrace);
     }
 
+    // Restored when this guard drops, also if a round panics.
+    let stats = StatsEnabled::enable()
+        .map_err(|e| {
+            eprintln!("bench: cannot set kernel.bpf_stats_enabled ({e}): no in-kernel column")
+        })
+        .ok();
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); tracers.len()];
     for round in 0..rounds {
         for (i, &t) in tracers.iter().enumerate() {
             if let Some(s) = run_one(t, secs, round) {
                 eprintln!(
-                    "bench: round {} {:<26} {:>7.0} execs/s  delivered {}/{}  {:.1} µs/event  {} KiB",
+                    "bench: round {} {:<34} {:>7.0} execs/s  delivered {}/{}  {:.1} µs/event  {} KiB  in-kernel {:.2} µs/exec",
                     round + 1,
                     t.name(),
                     s.rate,
                     s.delivered,
                     s.execs,
                     s.cpu_per_event_us,
-                    s.peak_rss_kib
+                    s.peak_rss_kib,
+                    s.kernel_us_per_exec
                 );
                 samples[i].push(s);
             }
         }
     }
-
-    let med =
-        |i: usize, f: fn(&Sample) -> f64| median(&samples[i].iter().map(f).collect::<Vec<_>>());
-    let base_rate = med(0, |s| s.rate);
-    let snoop = tracers.iter().position(|&t| t == Tracer::Execsnoop);
-    let snoop_cpu = snoop.map(|i| med(i, |s| s.cpu_per_event_us));
-    println!(
-        "\nExec storm: 2 workers, {secs}s per run, {rounds} interleaved rounds, medians ({} cores, Linux {})",
-        thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()
-    );
-    println!(
-        "| tracer | execs/s | storm slowdown | lost | CPU/event (µs) | CPU/event vs execsnoop | peak RSS (MiB) |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    for (i, &t) in tracers.iter().enumerate() {
-        if samples[i].is_empty() {
-            continue;
-        }
-        let rate = med(i, |s| s.rate);
-        let slowdown = base_rate / rate;
-        if t == Tracer::None {
-            println!("| {} | {rate:.0} | 1.00 | – | – | – | – |", t.name());
-            continue;
-        }
-        let lost = med(i, |s| (s.execs - s.delivered) as f64);
-        let cpu = med(i, |s| s.cpu_per_event_us);
-        let rss = med(i, |s| s.peak_rss_kib as f64) / 1024.0;
-        let vs = snoop_cpu.map_or("–".to_string(), |c| format!("{:.2}", cpu / c));
-        println!(
-            "| {} | {rate:.0} | {slowdown:.2} | {lost:.0} | {cpu:.2} | {vs} | {rss:.1} |",
-            t.name()
-        );
-    }
+    drop(stats);
+    report::print(&tracers, &samples, secs, rounds);
 }

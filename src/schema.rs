@@ -51,6 +51,25 @@ fn uid() -> (&'static str, Value) {
     ("uid", uint(32, "real user id"))
 }
 
+/// The exact bytes of `field` when they are not valid UTF-8 (record::text).
+fn b64(field: &str) -> String {
+    format!(
+        "present only when {field}'s bytes are not valid UTF-8 (then {field} shows each \
+         invalid sequence as U+FFFD): the exact bytes, standard base64 (RFC 4648, padded). \
+         Bytes back: jq -r '.{field}_b64' | base64 -d (jq's @base64d makes a string again, \
+         lossy)"
+    )
+}
+
+fn base64_string(description: &str) -> Value {
+    json!({"type": "string", "pattern": "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+           "description": description})
+}
+
+fn comm_b64() -> (&'static str, Value) {
+    ("comm_b64", base64_string(&b64("comm")))
+}
+
 fn iface() -> (&'static str, Value) {
     ("iface", string("interface name"))
 }
@@ -150,7 +169,19 @@ pub fn of(kind: &str) -> Option<Value> {
                 ("mntns", uint(32, "mount namespace inode")),
                 ("pidns", uint(32, "pid namespace inode")),
             ],
-            vec![],
+            vec![
+                comm_b64(),
+                ("filename_b64", base64_string(&b64("filename"))),
+                (
+                    "args_b64",
+                    json!({"type": "array", "items": base64_string("one argv element's bytes"),
+                           "description": "present only when some argv element is not valid \
+                                           UTF-8: every element's exact bytes in standard base64 \
+                                           (RFC 4648, padded), valid ones too, so index i is \
+                                           args[i]'s. Bytes of element i: \
+                                           jq -r '.args_b64[i]' | base64 -d"}),
+                ),
+            ],
         ),
         "exit" => object(
             "exit",
@@ -175,7 +206,7 @@ pub fn of(kind: &str) -> Option<Value> {
                     json!({"type": "string", "pattern": "^[0-9]+-[0-9]+$"}),
                 ),
             ],
-            vec![],
+            vec![comm_b64()],
         ),
         "lost" => object(
             "lost",

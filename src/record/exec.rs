@@ -1,12 +1,13 @@
 //! exec's records: an exec (successful or failed) and a process's exit,
 //! with the kernel-byte types they print (a task's name, an argv).
 
-use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
+use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 use std::sync::Arc;
 
 use crate::clock::Timestamp;
 use crate::exec::skel::COMM_LEN;
+use crate::record::text::{nul_terminated, text_field, text_list_field, LossyList};
 
 /// One execve/execveat: successful (`ret` 0), or failed (with --failed).
 #[derive(Debug, Serialize)]
@@ -17,6 +18,8 @@ pub struct ExecRecord {
     pub ppid: u32,
     pub uid: u32,
     pub gid: u32,
+    /// `comm` (and `comm_b64` when not UTF-8).
+    #[serde(flatten, serialize_with = "comm_fields")]
     pub comm: Comm,
     /// `filename` and `args`, in one allocation (printed as those two fields).
     #[serde(flatten)]
@@ -75,14 +78,23 @@ impl ExecText {
     }
 }
 
-/// Printed as two fields: `filename` (a string) and `args` (an array).
+/// Printed as two fields: `filename` (a string) and `args` (an array), each
+/// followed by its `_b64` sibling when its bytes are not valid UTF-8.
 impl Serialize for ExecText {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_struct("ExecText", 2)?;
-        m.serialize_field("filename", &String::from_utf8_lossy(self.filename()))?;
-        m.serialize_field("args", &self.args())?;
+        let mut m = s.serialize_struct("ExecText", 4)?;
+        text_field(&mut m, "filename", "filename_b64", self.filename())?;
+        text_list_field(&mut m, "args", "args_b64", self.args().0)?;
         m.end()
     }
+}
+
+/// A record's `comm` field: `comm`, and `comm_b64` when its bytes are not
+/// valid UTF-8 (a process picks its name, so it can pick invalid bytes).
+fn comm_fields<S: Serializer>(c: &Comm, s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_struct("Comm", 2)?;
+    text_field(&mut m, "comm", "comm_b64", c.bytes())?;
+    m.end()
 }
 
 /// The end of a whole process (thread group).
@@ -92,6 +104,8 @@ pub struct ExitRecord {
     pub pid: u32,
     pub ppid: u32,
     pub uid: u32,
+    /// `comm` (and `comm_b64` when not UTF-8).
+    #[serde(flatten, serialize_with = "comm_fields")]
     pub comm: Comm,
     pub exit_code: u8,
     pub signal: Option<&'static str>,
@@ -114,9 +128,9 @@ impl Serialize for ExecId {
     }
 }
 
-/// A task's name (up to TASK_COMM_LEN bytes, NUL-padded) printed as a JSON string.
-/// Kernel bytes: valid UTF-8 passes through as is; each invalid sequence
-/// becomes U+FFFD (the documented, lossy encoding), as for every string.
+/// A task's name (up to TASK_COMM_LEN bytes, NUL-padded). Alone it prints as
+/// a JSON string, each invalid sequence as U+FFFD; records print it through
+/// [`text_field`], which adds the exact bytes when that lost any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Comm(pub [u8; COMM_LEN]);
 
@@ -140,19 +154,13 @@ pub struct Argv<'a>(pub &'a [u8]);
 
 impl<'a> Argv<'a> {
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> {
-        let b: &'a [u8] = self.0;
-        let b = b.strip_suffix(&[0]).unwrap_or(b);
-        let empty = self.0.is_empty();
-        b.split(|&c| c == 0).filter(move |_| !empty)
+        nul_terminated(self.0)
     }
 }
 
+/// Alone, lossy strings; records print argv through [`text_list_field`].
 impl Serialize for Argv<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(None)?;
-        for arg in self.iter() {
-            seq.serialize_element(&String::from_utf8_lossy(arg))?;
-        }
-        seq.end()
+        LossyList(self.0).serialize(s)
     }
 }

@@ -6,6 +6,8 @@
 //! - [`exec`](mod@exec): `exec` and `exit` records and the kernel-byte types they print.
 //! - [`flow`]: `flow` and `xdp_stats` records.
 //! - [`lost`]: `lost` records and their reasons.
+//! - [`text`]: kernel bytes as strings, with their exact bytes (`*_b64`)
+//!   when they are not valid UTF-8.
 
 use serde::Serialize;
 
@@ -14,6 +16,7 @@ pub mod flow;
 pub mod lost;
 #[cfg(test)]
 mod tests;
+pub mod text;
 
 pub use exec::{Argv, Comm, ExecId, ExecRecord, ExecText, ExitRecord};
 pub use flow::{FlowRecord, IpProto, XdpStatsRecord};

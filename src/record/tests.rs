@@ -182,3 +182,109 @@ fn xdp_stats_record_matches_contract() {
         r#"{"type":"xdp_stats","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","packets":90210,"bytes":8012345,"flows":37,"untracked_packets":0,"untracked_bytes":0,"excluded_packets":0,"excluded_bytes":0,"non_ip_packets":12,"non_ip_bytes":720,"malformed_packets":0,"malformed_bytes":0}"#
     );
 }
+
+/// A base64 decoder of its own (RFC 4648 §4, padded), to check the encoder.
+fn unbase64(s: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    assert_eq!(s.len() % 4, 0, "padded: {s}");
+    let mut bits = 0u32;
+    let (mut n, mut out) = (0, Vec::new());
+    for c in s.bytes().filter(|&c| c != b'=') {
+        let v = A.iter().position(|&a| a == c).expect("base64 alphabet") as u32;
+        bits = bits << 6 | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+fn exec_json(filename: &[u8], args: &[u8]) -> serde_json::Value {
+    let Record::Exec(mut e) = exec(args) else {
+        unreachable!()
+    };
+    e.text = ExecText::new(filename, args);
+    serde_json::to_value(Record::Exec(e)).unwrap()
+}
+
+#[test]
+fn argvs_differing_only_in_invalid_bytes_print_different_records() {
+    let a = exec_json(b"/bin/true", b"/bin/true\0\xffMARK\xfe\0");
+    let b = exec_json(b"/bin/true", b"/bin/true\0\xfeMARK\xff\0");
+    assert_eq!(a["args"], b["args"], "the lossy strings are the same");
+    assert_ne!(a, b);
+    assert_eq!(
+        a["args_b64"],
+        serde_json::json!(["L2Jpbi90cnVl", "/01BUkv+"]),
+        "every element, valid ones too, so indices line up"
+    );
+    assert_eq!(
+        unbase64(a["args_b64"][1].as_str().unwrap()),
+        b"\xffMARK\xfe"
+    );
+    assert!(
+        a.get("filename_b64").is_none(),
+        "only the field that lost bytes"
+    );
+}
+
+#[test]
+fn every_byte_value_round_trips_through_b64() {
+    let all: Vec<u8> = (1..=255u8).collect();
+    // Every length mod 3 (padding), every byte at every position mod 3.
+    for start in 0..3 {
+        let bytes = &all[start..];
+        let mut argv = bytes.to_vec();
+        argv.push(0);
+        let v = exec_json(bytes, &argv);
+        assert_eq!(unbase64(v["filename_b64"].as_str().unwrap()), bytes);
+        assert_eq!(unbase64(v["args_b64"][0].as_str().unwrap()), bytes);
+        assert_eq!(v["args_b64"].as_array().unwrap().len(), 1);
+    }
+    for (s, b64) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v")] {
+        assert_eq!(text::Base64(s.as_bytes()).encode(), b64);
+    }
+}
+
+#[test]
+fn valid_utf8_prints_no_b64_field() {
+    let v = exec_json("/usr/bin/é✓".as_bytes(), "é✓\0\0x\0".as_bytes());
+    assert_eq!(v["args"], serde_json::json!(["é✓", "", "x"]));
+    assert_eq!(v["filename"], "/usr/bin/é✓");
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert!(keys.iter().all(|k| !k.ends_with("_b64")), "{keys:?}");
+    assert_eq!(exec_json(b"", b"")["args"], serde_json::json!([]));
+}
+
+#[test]
+fn comm_with_invalid_bytes_carries_its_bytes_on_exec_and_exit() {
+    let Record::Exec(mut e) = exec(b"x\0") else {
+        unreachable!()
+    };
+    e.comm = Comm(*b"cu\xffrl\0\0\0\0\0\0\0\0\0\0\0");
+    let v = serde_json::to_value(Record::Exec(e)).unwrap();
+    assert_eq!(v["comm"], "cu\u{fffd}rl");
+    assert_eq!(unbase64(v["comm_b64"].as_str().unwrap()), b"cu\xffrl");
+    let full = Comm(*b"\xff234567890abcdef");
+    let line = serde_json::to_string(&ExitRecord {
+        timestamp: Timestamp(0),
+        pid: 1,
+        ppid: 0,
+        uid: 0,
+        comm: full,
+        exit_code: 0,
+        signal: None,
+        core_dumped: false,
+        duration_ns: 0,
+        exec_id: ExecId { pid: 1, boot_ns: 0 },
+    })
+    .unwrap();
+    assert!(
+        line.contains(
+            "\"comm\":\"\u{fffd}234567890abcdef\",\"comm_b64\":\"/zIzNDU2Nzg5MGFiY2RlZg==\""
+        ),
+        "all 16 bytes, next to comm: {line}"
+    );
+}
