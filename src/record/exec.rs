@@ -17,7 +17,16 @@ pub struct ExecRecord {
     pub ppid: u32,
     pub uid: u32,
     pub gid: u32,
+    #[serde(flatten)]
+    pub ident: Identity,
+    /// The kernel's AT_SECURE: setuid, setgid or file capabilities raised
+    /// privileges (false for a failed exec: nothing was executed).
+    pub secureexec: bool,
+    /// The controlling terminal as its /dev path names it ("pts/3", "tty1").
+    pub tty: Option<Box<str>>,
     pub comm: Comm,
+    /// The parent's name (its thread-group leader's).
+    pub parent_comm: Comm,
     /// `filename` and `args`, in one allocation (printed as those two fields).
     #[serde(flatten)]
     pub text: ExecText,
@@ -27,6 +36,8 @@ pub struct ExecRecord {
     pub ret: i32,
     pub error: Option<&'static str>,
     pub exec_id: ExecId,
+    /// The exec_id of the parent's current image (or of its fork).
+    pub parent_exec_id: ExecId,
     pub cgroup_id: u64,
     pub cgroup: Option<Arc<str>>,
     pub container_id: Option<Arc<str>>,
@@ -92,12 +103,26 @@ pub struct ExitRecord {
     pub pid: u32,
     pub ppid: u32,
     pub uid: u32,
+    pub gid: u32,
+    #[serde(flatten)]
+    pub ident: Identity,
     pub comm: Comm,
     pub exit_code: u8,
     pub signal: Option<&'static str>,
     pub core_dumped: bool,
     pub duration_ns: u64,
     pub exec_id: ExecId,
+}
+
+/// Who a process is beyond its real ids, on exec and exit records alike:
+/// its effective ids and its login identity (audit's loginuid and session,
+/// None when unset or when the kernel has no audit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    pub euid: u32,
+    pub egid: u32,
+    pub auid: Option<u32>,
+    pub sessionid: Option<u32>,
 }
 
 /// Pairs a process's exec with its exit: the pid and the boot-time ns of the

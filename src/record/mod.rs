@@ -15,7 +15,7 @@ pub mod lost;
 #[cfg(test)]
 mod tests;
 
-pub use exec::{Argv, Comm, ExecId, ExecRecord, ExecText, ExitRecord};
+pub use exec::{Argv, Comm, ExecId, ExecRecord, ExecText, ExitRecord, Identity};
 pub use flow::{FlowRecord, IpProto, XdpStatsRecord};
 pub use lost::{LostReason, LostRecord};
 
