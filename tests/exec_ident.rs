@@ -291,3 +291,21 @@ fn exec_times_not_kept_for_a_full_table_are_counted() {
     assert_eq!(f.status.code(), Some(0), "{}", f.stderr);
     assert!(lost(&f.records, "exec_times_full") >= 1, "{:?}", f.records);
 }
+
+#[test]
+fn exec_times_are_forgotten_when_processes_exit() {
+    // Without --exits: 600 processes in turn through a 300-entry table. Kept
+    // for good, at least 300 of them would not fit; forgotten at their exit,
+    // only what else runs on the host at once can crowd it.
+    let t = Tracer::start(&["exec", "--table-size", "300"]);
+    for _ in 0..600 {
+        run(&mut Command::new("/bin/true"));
+    }
+    let f = t.stop();
+    assert_eq!(f.status.code(), Some(0), "{}", f.stderr);
+    let full = lost(&f.records, "exec_times_full");
+    assert!(
+        full < 300,
+        "{full} exec times not kept: entries outlive their processes"
+    );
+}
