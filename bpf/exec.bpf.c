@@ -156,9 +156,7 @@ static __always_inline struct exec_event *begin_event(struct task_struct *task, 
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 ugid = bpf_get_current_uid_gid();
 	struct exec_hdr *h = &e->h;
-	/* task->cred: the subjective creds, the new ones once an exec committed */
-	const struct cred *cred = BPF_CORE_READ(task, cred);
-	h->euid = BPF_CORE_READ(cred, euid.val);
+	read_effective_ids(h, task);
 	if (leader_comm)
 		read_comm(h->comm, BPF_CORE_READ(task, group_leader));
 	else
@@ -173,7 +171,7 @@ static __always_inline struct exec_event *begin_event(struct task_struct *task, 
 	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	h->uid = (__u32)ugid;
 	h->gid = ugid >> 32;
-	read_identity(h, task, cred);
+	read_login_ids(h, task);
 	h->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
 	h->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	h->pidns = pidns_of(task);

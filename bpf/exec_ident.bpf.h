@@ -5,15 +5,38 @@
 #ifndef EBPF_JSONL_EXEC_IDENT_BPF_H
 #define EBPF_JSONL_EXEC_IDENT_BPF_H
 
-/* egid, auid and sessionid (euid is read before the filters, which need it). */
-static __always_inline void read_identity(struct exec_hdr *h, struct task_struct *task,
-					  const struct cred *cred)
+/* Each pair of ids is read in one go where the kernel's two fields are
+ * adjacent, as they are in every kernel so far (checked at load, through
+ * CO-RE offsets); exec_hdr has them adjacent too. */
+#define HDR_ADJACENT(a, b) \
+	(__builtin_offsetof(struct exec_hdr, b) == __builtin_offsetof(struct exec_hdr, a) + 4)
+_Static_assert(HDR_ADJACENT(euid, egid), "exec_hdr: egid right after euid");
+_Static_assert(HDR_ADJACENT(auid, sessionid), "exec_hdr: sessionid right after auid");
+
+/* euid and egid: task->cred, the subjective creds (the new ones once an exec
+ * committed). Read before the filters, which need the euid. */
+static __always_inline void read_effective_ids(struct exec_hdr *h, struct task_struct *task)
 {
-	h->egid = BPF_CORE_READ(cred, egid.val);
-	/* -1 (AUDIT_UID_UNSET, AUDIT_SID_UNSET) when unset or without CONFIG_AUDIT */
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	if (bpf_core_field_offset(cred->egid) == bpf_core_field_offset(cred->euid) + 4) {
+		bpf_probe_read_kernel(&h->euid, 8, &cred->euid);
+	} else {
+		h->euid = BPF_CORE_READ(cred, euid.val);
+		h->egid = BPF_CORE_READ(cred, egid.val);
+	}
+}
+
+/* auid and sessionid: -1 (AUDIT_UID_UNSET, AUDIT_SID_UNSET) when unset, and
+ * when the kernel has no audit (no such fields). */
+static __always_inline void read_login_ids(struct exec_hdr *h, struct task_struct *task)
+{
 	h->auid = (__u32)-1;
 	h->sessionid = (__u32)-1;
-	if (bpf_core_field_exists(task->loginuid)) {
+	if (!bpf_core_field_exists(task->loginuid))
+		return;
+	if (bpf_core_field_offset(task->sessionid) == bpf_core_field_offset(task->loginuid) + 4) {
+		bpf_probe_read_kernel(&h->auid, 8, &task->loginuid);
+	} else {
 		h->auid = BPF_CORE_READ(task, loginuid.val);
 		h->sessionid = BPF_CORE_READ(task, sessionid);
 	}
