@@ -13,7 +13,9 @@ use ebpf_jsonl::clock::Timestamp;
 use ebpf_jsonl::error::Error;
 use ebpf_jsonl::output::{self, FileSink};
 use ebpf_jsonl::pipeline;
-use ebpf_jsonl::record::{Comm, ExecId, ExecRecord, ExecText, FlowRecord, IpProto, Record};
+use ebpf_jsonl::record::{
+    Comm, ExecId, ExecRecord, ExecText, FlowRecord, Identity, IpProto, Record,
+};
 use ebpf_jsonl_testkit::stats::median;
 
 #[derive(Debug, Parser)]
@@ -50,7 +52,16 @@ fn exec(i: u64) -> Record {
         ppid: 3359,
         uid: 1000,
         gid: 1000,
+        ident: Identity {
+            euid: 1000,
+            egid: 1000,
+            auid: Some(1000),
+            sessionid: Some(3),
+        },
+        secureexec: false,
+        tty: Some("pts/3".into()),
         comm: Comm(*b"curl\0\0\0\0\0\0\0\0\0\0\0\0"),
+        parent_comm: Comm(*b"bash\0\0\0\0\0\0\0\0\0\0\0\0"),
         text: ExecText::new(b"/usr/bin/curl", args.as_bytes()),
         args_truncated: false,
         args_size: Some(args.len() as u32),
@@ -59,6 +70,10 @@ fn exec(i: u64) -> Record {
         exec_id: ExecId {
             pid: 3360 + i as u32,
             boot_ns: 81_234_567_890 + i,
+        },
+        parent_exec_id: ExecId {
+            pid: 3359,
+            boot_ns: 81_000_000_000,
         },
         cgroup_id: 4242,
         cgroup: Some(

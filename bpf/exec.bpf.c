@@ -26,6 +26,7 @@ const volatile __u32 argv_cap = 4096;
 const volatile __u32 max_args = 128;
 const volatile bool emit_exits = false;
 const volatile bool filter_uid = false;
+const volatile bool filter_euid = false;
 const volatile bool filter_pid = false;
 const volatile bool filter_comm = false;
 const volatile __u32 n_cgroups = 0;
@@ -59,8 +60,11 @@ struct {
 	__type(value, struct exec_event);
 } scratch SEC(".maps");
 
-/* tgid → boot time of its last exec, so an exit carries its exec's exec_id.
- * Full (65,536 live exec'd processes), an exit falls back to the fork time. */
+/* tgid → boot time of its last exec, so an exit carries its exec's exec_id
+ * and a child its parent's (parent_exec_id). Kept for every exec, filtered
+ * out or not (a filtered-out parent still has children), and forgotten when
+ * the group exits. Full (65,536 live exec'd processes), the insert is
+ * counted (DROP_EXEC_TIMES) and those ids fall back to the fork time. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -91,34 +95,8 @@ struct {
 	__type(value, __u8);
 } exited SEC(".maps");
 
-/* Filters: uids, comms, traced tgids (--pid and descendants), cgroups. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_UID_FILTERS);
-	__type(key, __u32);
-	__type(value, __u8);
-} uids SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_COMM_FILTERS);
-	__type(key, char[TASK_COMM_LEN]);
-	__type(value, __u8);
-} comms SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} pids SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-	__uint(max_entries, MAX_CGROUP_FILTERS);
-	__type(key, __u32);
-	__type(value, __u32);
-} cgroups SEC(".maps");
+#include "exec_filter.bpf.h"
+#include "exec_ident.bpf.h"
 
 __u64 last_wakeup_ns;
 
@@ -137,29 +115,6 @@ static __always_inline void count_drop(__u32 reason)
 	__u64 *cnt = bpf_map_lookup_elem(&drops, &reason);
 	if (cnt)
 		*cnt += 1;
-}
-
-/* The kernel-side filters; `comm` is the name the event will carry. */
-static __always_inline bool wanted(__u32 tgid, __u32 uid, const char *comm)
-{
-	if (filter_uid && !bpf_map_lookup_elem(&uids, &uid))
-		return false;
-	if (filter_pid && !bpf_map_lookup_elem(&pids, &tgid))
-		return false;
-	if (filter_comm && !bpf_map_lookup_elem(&comms, comm))
-		return false;
-	if (n_cgroups) {
-		bool in = false;
-		for (__u32 i = 0; i < MAX_CGROUP_FILTERS && i < n_cgroups; i++) {
-			if (bpf_current_task_under_cgroup(&cgroups, i) == 1) {
-				in = true;
-				break;
-			}
-		}
-		if (!in)
-			return false;
-	}
-	return true;
 }
 
 static __always_inline __u32 pidns_of(struct task_struct *task)
@@ -201,11 +156,12 @@ static __always_inline struct exec_event *begin_event(struct task_struct *task, 
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 ugid = bpf_get_current_uid_gid();
 	struct exec_hdr *h = &e->h;
+	read_effective_ids(h, task);
 	if (leader_comm)
 		read_comm(h->comm, BPF_CORE_READ(task, group_leader));
 	else
 		bpf_get_current_comm(h->comm, sizeof(h->comm));
-	if (!wanted(id >> 32, (__u32)ugid, h->comm))
+	if (!wanted(id >> 32, (__u32)ugid, h->euid, h->comm))
 		return NULL;
 
 	h->ts_boot_ns = bpf_ktime_get_boot_ns();
@@ -215,6 +171,7 @@ static __always_inline struct exec_event *begin_event(struct task_struct *task, 
 	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	h->uid = (__u32)ugid;
 	h->gid = ugid >> 32;
+	read_login_ids(h, task);
 	h->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
 	h->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	h->pidns = pidns_of(task);
@@ -254,16 +211,24 @@ static __always_inline int on_exec(struct task_struct *task, pid_t old_pid,
 {
 	bpf_map_delete_elem(&inflight, &old_pid);
 
+	/* Before the filters: a filtered-out process's children still name it. */
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_map_update_elem(&exec_times, &tgid, &now, BPF_ANY))
+		count_drop(DROP_EXEC_TIMES);
+
 	struct exec_event *e = begin_event(task, false);
 	if (!e)
 		return 0;
 	e->h.kind = EV_EXEC;
 	e->h.tid = old_pid; /* the thread that called exec; it is the leader now */
-	e->h.exec_ns = e->h.ts_boot_ns;
-	if (emit_exits) /* entries are removed at exit, so only kept with --exits */
-		bpf_map_update_elem(&exec_times, &e->h.pid, &e->h.exec_ns, BPF_ANY);
+	e->h.ts_boot_ns = now;
+	e->h.exec_ns = now;
+	exec_origin(e, task);
 	if (bpf_core_field_exists(bprm->fdpath) && BPF_CORE_READ(bprm, fdpath))
 		e->h.flags |= EXEC_F_FDPATH;
+	if (BPF_CORE_READ_BITFIELD_PROBED(bprm, secureexec))
+		e->h.flags |= EXEC_F_SECUREEXEC;
 
 	__u64 start = BPF_CORE_READ(task, mm, arg_start);
 	__u64 end = BPF_CORE_READ(task, mm, arg_end);
@@ -294,7 +259,9 @@ static __always_inline int on_exit(struct task_struct *task)
 		return 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!emit_exits) {
-		/* Without --exits this hook only prunes the --pid set. */
+		/* Without --exits this hook only forgets the group: its exec time
+		 * and its place in the --pid set. */
+		bpf_map_delete_elem(&exec_times, &tgid);
 		if (filter_pid)
 			bpf_map_delete_elem(&pids, &tgid);
 		return 0;
@@ -307,8 +274,11 @@ static __always_inline int on_exit(struct task_struct *task)
 	__u8 one = 1;
 	long err = bpf_map_update_elem(&exited, &k, &one, BPF_NOEXIST);
 	if (err) {
-		if (err != -EEXIST)
+		if (err != -EEXIST) {
 			count_drop(DROP_EXITS);
+			/* no exit to report it on: forget it all the same */
+			bpf_map_delete_elem(&exec_times, &tgid);
+		}
 		return 0;
 	}
 	__u64 *exec_ns = bpf_map_lookup_elem(&exec_times, &tgid);

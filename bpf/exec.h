@@ -11,7 +11,7 @@ enum exec_limit {
 	FILENAME_MAX_LEN = 4096, /* PATH_MAX: getname() refuses longer paths */
 	ARGV_MAX_LEN = 65536, /* hard ceiling of captured argv bytes (--max-argv-bytes) */
 	MAX_CGROUP_FILTERS = 8,
-	MAX_UID_FILTERS = 64, /* distinct --uid values: the uids map's size */
+	MAX_UID_FILTERS = 64, /* distinct --uid (and --euid) values: each map's size */
 	MAX_COMM_FILTERS = 64, /* distinct --comm values: the comms map's size */
 };
 
@@ -26,6 +26,7 @@ enum exec_flag {
 	EXEC_F_FDPATH = 1, /* execveat(fd, ...): filename is "/dev/fd/N[/name]" */
 	EXEC_F_ARGV_CUT = 2, /* argv could not be read whole (fault or cap) */
 	EXEC_F_SIZE_UNKNOWN = 4, /* a failed exec's whole argv could not be measured */
+	EXEC_F_SECUREEXEC = 8, /* the kernel's AT_SECURE: the exec raised privileges */
 };
 
 /* Slots of the per-CPU `drops` counters: events the kernel side could not make. */
@@ -34,7 +35,8 @@ enum drop_slot {
 	DROP_INFLIGHT = 1, /* --failed: an execve could not be followed (table full) */
 	DROP_PIDS = 2, /* --pid: a descendant could not be followed (table full) */
 	DROP_EXITS = 3, /* --exits: an exit could not be decided once (table full) */
-	DROP_SLOTS = 4,
+	DROP_EXEC_TIMES = 4, /* an exec's boot time could not be kept (exec_times full) */
+	DROP_SLOTS = 5,
 };
 
 /* Header of every event. */
@@ -43,12 +45,17 @@ struct exec_hdr {
 	__u64 exec_ns; /* boot time of the exec that started this image (exec_id) */
 	__u64 start_ns; /* boot time the process was forked */
 	__u64 cgroup_id;
+	__u64 parent_exec_ns; /* exec: boot time of the parent's exec (or fork) */
 	enum exec_kind kind; /* 4 bytes, as a __u32 */
 	__u32 pid;
 	__u32 tid;
 	__u32 ppid;
 	__u32 uid;
 	__u32 gid;
+	__u32 euid; /* effective ids (task->cred) */
+	__u32 egid;
+	__u32 auid; /* loginuid; (__u32)-1 when unset or the kernel has no audit */
+	__u32 sessionid; /* (__u32)-1 likewise */
 	__s32 ret; /* exec: 0 or -errno */
 	__u32 exit_status; /* exit: the wait() status */
 	__u32 mntns;
@@ -58,6 +65,8 @@ struct exec_hdr {
 	__u16 filename_len;
 	__u16 flags;
 	char comm[TASK_COMM_LEN];
+	char parent_comm[TASK_COMM_LEN]; /* exec: real_parent's group leader's */
+	char tty[64]; /* exec: the controlling tty's name (tty_struct's, "pts3"); "" for none */
 };
 
 /* What goes into the ring buffer: the header, then `argv_len` bytes of

@@ -126,6 +126,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	e->h.kind = EV_EXEC;
 	e->h.ret = ret;
 	e->h.exec_ns = e->h.ts_boot_ns;
+	exec_origin(e, (struct task_struct *)bpf_get_current_task());
 	__u32 next = 0, whole = 0;
 	__u32 len = read_user_argv(e->data, &args, &next, &whole, &e->h.flags);
 	/* at most ARGV_MAX_LEN; the mask (a no-op) shows the verifier the filename's room */

@@ -138,6 +138,7 @@ fn hardest_exec() -> exec::Config {
         exits: true,
         failed: true,
         uids: vec![u32::MAX - 1],
+        euids: vec![u32::MAX - 1],
         pids: vec![0],
         comms: vec!["ebpf-jsonl-chk".into()],
         cgroups: crate::exec::cgroup::cgroup2_root()

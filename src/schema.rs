@@ -47,8 +47,24 @@ fn ppid() -> (&'static str, Value) {
     ("ppid", uint(32, "the real parent's thread-group id"))
 }
 
-fn uid() -> (&'static str, Value) {
-    ("uid", uint(32, "real user id"))
+/// uid, gid, euid, egid, auid, sessionid: on exec and exit records alike.
+fn identity() -> Vec<(&'static str, Value)> {
+    let unset = |what: &str| {
+        json!({"type": ["integer", "null"], "minimum": 0, "maximum": u32::MAX - 1,
+               "description": format!("{what}; null when unset (4294967295) or the kernel has no audit")})
+    };
+    vec![
+        ("uid", uint(32, "real user id")),
+        ("gid", uint(32, "real group id")),
+        ("euid", uint(32, "effective user id (after the exec)")),
+        ("egid", uint(32, "effective group id (after the exec)")),
+        ("auid", unset("login uid (/proc/PID/loginuid)")),
+        ("sessionid", unset("audit session id (/proc/PID/sessionid)")),
+    ]
+}
+
+fn exec_id(description: &str) -> Value {
+    json!({"type": "string", "pattern": "^[0-9]+-[0-9]+$", "description": description})
 }
 
 /// The exact bytes of `field` when they are not valid UTF-8 (record::text).
@@ -109,15 +125,31 @@ pub fn of(kind: &str) -> Option<Value> {
         "exec" => object(
             "exec",
             "One execve/execveat: successful (ret 0) or, with --failed, failed (ret < 0).",
-            vec![
+            [
                 pid(),
                 ("tid", uint(32, "the thread that called exec")),
                 ppid(),
-                uid(),
-                ("gid", uint(32, "real group id")),
+            ]
+            .into_iter()
+            .chain(identity())
+            .chain([
+                (
+                    "secureexec",
+                    json!({"type": "boolean",
+                           "description": "the kernel's AT_SECURE: setuid, setgid or file \
+                                           capabilities raised privileges; false for a failed exec"}),
+                ),
+                (
+                    "tty",
+                    nullable_string("controlling terminal as under /dev (pts/3, tty1), or null"),
+                ),
                 (
                     "comm",
                     string("the new program's name (the caller's for a failed exec)"),
+                ),
+                (
+                    "parent_comm",
+                    string("the parent's name (its thread-group leader's)"),
                 ),
                 (
                     "filename",
@@ -149,10 +181,10 @@ pub fn of(kind: &str) -> Option<Value> {
                     json!({"type": ["string", "null"], "pattern": "^E[A-Z0-9]+$",
                                  "description": "errno name of a failed exec, else null"}),
                 ),
+                ("exec_id", exec_id("pairs the exec with its exit")),
                 (
-                    "exec_id",
-                    json!({"type": "string", "pattern": "^[0-9]+-[0-9]+$",
-                                   "description": "pairs the exec with its exit"}),
+                    "parent_exec_id",
+                    exec_id("the exec_id of the parent's current image (or of its fork)"),
                 ),
                 ("cgroup_id", uint(64, "cgroup v2 id")),
                 (
@@ -168,9 +200,11 @@ pub fn of(kind: &str) -> Option<Value> {
                 ),
                 ("mntns", uint(32, "mount namespace inode")),
                 ("pidns", uint(32, "pid namespace inode")),
-            ],
+            ])
+            .collect(),
             vec![
                 comm_b64(),
+                ("parent_comm_b64", base64_string(&b64("parent_comm"))),
                 ("filename_b64", base64_string(&b64("filename"))),
                 (
                     "args_b64",
@@ -186,10 +220,10 @@ pub fn of(kind: &str) -> Option<Value> {
         "exit" => object(
             "exit",
             "A process (thread group) ended (exec --exits).",
-            vec![
-                pid(),
-                ppid(),
-                uid(),
+            [pid(), ppid()]
+            .into_iter()
+            .chain(identity())
+            .chain([
                 ("comm", string("program name")),
                 (
                     "exit_code",
@@ -201,11 +235,9 @@ pub fn of(kind: &str) -> Option<Value> {
                 ),
                 ("core_dumped", json!({"type": "boolean"})),
                 ("duration_ns", uint(64, "time since the process was forked")),
-                (
-                    "exec_id",
-                    json!({"type": "string", "pattern": "^[0-9]+-[0-9]+$"}),
-                ),
-            ],
+                ("exec_id", exec_id("pairs the exit with its exec")),
+            ])
+            .collect(),
             vec![comm_b64()],
         ),
         "lost" => object(

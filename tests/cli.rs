@@ -39,14 +39,21 @@ fn assert_refused(
 fn exec_values_that_do_not_fit_are_refused_before_attaching() {
     let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap();
     let no_pid = (pid_max.trim().parse::<u64>().unwrap() + 1).to_string();
-    let many_uids: Vec<String> = (0..65)
-        .flat_map(|u| ["--uid".into(), u.to_string()])
-        .collect();
-    let many_comms: Vec<String> = (0..65)
-        .flat_map(|i| ["--comm".into(), format!("c{i}")])
-        .collect();
+    // Sixty-five distinct values of a repeatable flag.
+    let many = |flag: &str| -> Vec<String> {
+        (0..65)
+            .flat_map(|i| {
+                let v = if flag == "--comm" {
+                    format!("c{i}")
+                } else {
+                    i.to_string()
+                };
+                [flag.to_string(), v]
+            })
+            .collect()
+    };
     // Each of these used to attach, then panic (or wrap silently).
-    let cases: [(&str, &str, &[&str]); 13] = [
+    let cases: [(&str, &str, &[&str]); 15] = [
         (
             "--duration",
             "at most 8760h",
@@ -63,21 +70,18 @@ fn exec_values_that_do_not_fit_are_refused_before_attaching() {
         ("--ringbuf-size", "4K to 256M", &["18014398509481984K"]),
         ("--ringbuf-size", "power of two", &["3M"]),
         ("--uid", "0 to 4294967294", &["4294967295", "99999999999"]),
+        ("--euid", "0 to 4294967294", &["4294967295", "99999999999"]),
         ("--pid", "1 to 2147483647", &["99999999999"]),
         ("--pid", "no process", &[&no_pid]),
         ("--comm", "1 to 15 bytes", &["sixteen-bytes-xx"]),
         ("--uid", "at most 64", &[]),
+        ("--euid", "at most 64", &[]),
         ("--comm", "at most 64", &[]),
     ];
     for (flag, says, values) in cases {
         let mut runs: Vec<Vec<&str>> = values.iter().map(|v| vec!["exec", flag, v]).collect();
-        // Sixty-five of a repeatable flag.
+        let many = many(flag);
         if values.is_empty() {
-            let many = if flag == "--uid" {
-                &many_uids
-            } else {
-                &many_comms
-            };
             runs.push(
                 ["exec"]
                     .into_iter()

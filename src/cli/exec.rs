@@ -42,6 +42,12 @@ pub struct ExecArgs {
     #[arg(long, value_name = "UID", value_parser = parse_uid)]
     pub uid: Vec<u32>,
 
+    /// Only processes of this effective uid, after the exec: a setuid-root
+    /// program run by anyone is euid 0 (repeatable, up to 64; filtered in
+    /// the kernel). With --uid, both must match
+    #[arg(long, value_name = "EUID", value_parser = parse_uid)]
+    pub euid: Vec<u32>,
+
     /// Only this process and its descendants started after the tool (repeatable; in the kernel)
     #[arg(long, value_name = "PID", value_parser = parse_pid)]
     pub pid: Vec<u32>,
@@ -60,7 +66,8 @@ pub struct ExecArgs {
 
     /// For tests: the capacity of the kernel's process tables (processes
     /// followed for --pid, execs in progress for --failed, ended processes
-    /// for --exits), so their full paths can be exercised
+    /// for --exits, exec'd processes' exec times), so their full paths can
+    /// be exercised
     #[arg(long, value_name = "N", hide = true,
           value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     pub table_size: Option<u32>,
@@ -76,6 +83,7 @@ impl ExecArgs {
                 .len()
         };
         let uids = distinct(self.uid.iter().map(u32::to_string).collect());
+        let euids = distinct(self.euid.iter().map(u32::to_string).collect());
         let comms = distinct(self.comm.clone());
         for (flag, n, max, what) in [
             (
@@ -83,6 +91,12 @@ impl ExecArgs {
                 uids,
                 MAX_UID_FILTERS,
                 "distinct uids (the kernel filter's size)",
+            ),
+            (
+                "--euid <EUID>",
+                euids,
+                MAX_UID_FILTERS,
+                "distinct euids (the kernel filter's size)",
             ),
             (
                 "--comm <NAME>",

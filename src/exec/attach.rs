@@ -39,10 +39,12 @@ pub struct Config {
     pub exits: bool,
     pub failed: bool,
     pub uids: Vec<u32>,
+    pub euids: Vec<u32>,
     pub pids: Vec<u32>,
     pub comms: Vec<String>,
     pub cgroups: Vec<File>,
-    /// Capacity of the pids, inflight and exited tables (tests), else built in.
+    /// Capacity of the pids, inflight, exited and exec_times tables (tests),
+    /// else built in.
     pub table_size: Option<u32>,
 }
 
@@ -55,10 +57,8 @@ pub struct Attached<'obj> {
 
 /// The tracepoints each feature needs.
 fn tracepoints(cfg: &Config) -> Vec<&'static str> {
-    let mut tps = vec!["sched_process_exec"];
-    if cfg.exits || !cfg.pids.is_empty() {
-        tps.push("sched_process_exit");
-    }
+    // exit always: it forgets the exec times that parent_exec_id looks up.
+    let mut tps = vec!["sched_process_exec", "sched_process_exit"];
     if cfg.exits {
         tps.push("sched_process_free");
     }
@@ -143,6 +143,10 @@ fn open<'obj>(
             .inflight
             .set_max_entries(n)
             .map_err(|e| fail("sizing the table of execs in progress", e))?;
+        open.maps
+            .exec_times
+            .set_max_entries(n)
+            .map_err(|e| fail("sizing the table of exec times", e))?;
     }
     let rodata = open
         .maps
@@ -153,6 +157,7 @@ fn open<'obj>(
     rodata.max_args = cfg.max_args;
     rodata.emit_exits = cfg.exits;
     rodata.filter_uid = !cfg.uids.is_empty();
+    rodata.filter_euid = !cfg.euids.is_empty();
     rodata.filter_pid = !cfg.pids.is_empty();
     rodata.filter_comm = !cfg.comms.is_empty();
     rodata.n_cgroups = cfg.cgroups.len() as u32;
@@ -214,17 +219,16 @@ fn try_flavour<'obj>(
 fn fill_filters(skel: &ExecSkel<'_>, cfg: &Config) -> Result<(), Error> {
     let fail = |what: &str, e: libbpf_rs::Error| Error::Failure(format!("{what}: {e}"));
     let one = [1u8];
-    for uid in &cfg.uids {
-        skel.maps
-            .uids
-            .update(&uid.to_ne_bytes(), &one, MapFlags::ANY)
-            .map_err(|e| fail("setting the uid filter", e))?;
-    }
-    for pid in &cfg.pids {
-        skel.maps
-            .pids
-            .update(&pid.to_ne_bytes(), &one, MapFlags::ANY)
-            .map_err(|e| fail("setting the pid filter", e))?;
+    // The sets keyed by a u32: uids, euids, pids.
+    for (map, keys, what) in [
+        (&skel.maps.uids, &cfg.uids, "setting the uid filter"),
+        (&skel.maps.euids, &cfg.euids, "setting the euid filter"),
+        (&skel.maps.pids, &cfg.pids, "setting the pid filter"),
+    ] {
+        for key in keys {
+            map.update(&key.to_ne_bytes(), &one, MapFlags::ANY)
+                .map_err(|e| fail(what, e))?;
+        }
     }
     for comm in &cfg.comms {
         let mut key = [0u8; super::skel::COMM_LEN];

@@ -5,12 +5,13 @@ use std::mem::size_of;
 
 use super::skel::types::{exec_flag, exec_hdr, exec_kind};
 use crate::clock::BootClock;
-use crate::record::{Comm, ExecId, ExecRecord, ExecText, ExitRecord, Record};
+use crate::record::{Comm, ExecId, ExecRecord, ExecText, ExitRecord, Identity, Record};
 
 // exec_hdr.flags bits (enum exec_flag in bpf/exec.h), as the u16 the field is.
 const EXEC_F_FDPATH: u16 = exec_flag::EXEC_F_FDPATH.0 as u16;
 const EXEC_F_ARGV_CUT: u16 = exec_flag::EXEC_F_ARGV_CUT.0 as u16;
 const EXEC_F_SIZE_UNKNOWN: u16 = exec_flag::EXEC_F_SIZE_UNKNOWN.0 as u16;
+const EXEC_F_SECUREEXEC: u16 = exec_flag::EXEC_F_SECUREEXEC.0 as u16;
 
 // SAFETY: exec_hdr is plain old data generated from BTF (integers and byte arrays).
 unsafe impl plain::Plain for exec_hdr {}
@@ -31,6 +32,7 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
         pid: h.pid,
         boot_ns: h.exec_ns,
     };
+    let ident = identity(&h);
     if h.kind == exec_kind::EV_EXIT {
         let (exit_code, signal, core_dumped) = wait_status(h.exit_status);
         return Some(Record::Exit(ExitRecord {
@@ -38,6 +40,8 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
             pid: h.pid,
             ppid: h.ppid,
             uid: h.uid,
+            gid: h.gid,
+            ident,
             comm,
             exit_code,
             signal,
@@ -80,19 +84,63 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
         ppid: h.ppid,
         uid: h.uid,
         gid: h.gid,
+        ident,
+        secureexec: h.flags & EXEC_F_SECUREEXEC != 0,
+        tty: tty_name(&h.tty),
         comm,
+        parent_comm: Comm(h.parent_comm.map(|c| c as u8)),
         text: ExecText::from_parts(text, fname.len()),
         args_truncated: truncated,
         args_size: (h.flags & EXEC_F_SIZE_UNKNOWN == 0).then_some(h.argv_size),
         ret: h.ret,
         error: (h.ret < 0).then(|| errno_name(-h.ret)),
         exec_id,
+        parent_exec_id: ExecId {
+            pid: h.ppid,
+            boot_ns: h.parent_exec_ns,
+        },
         cgroup_id: h.cgroup_id,
         cgroup: None,
         container_id: None,
         mntns: h.mntns,
         pidns: h.pidns,
     }))
+}
+
+/// The effective ids and the login identity; the kernel's "unset" (-1, as
+/// /proc/PID/loginuid and sessionid show it, and what the kernel side sends
+/// without audit) is None.
+fn identity(h: &exec_hdr) -> Identity {
+    let set = |v: u32| (v != u32::MAX).then_some(v);
+    Identity {
+        euid: h.euid,
+        egid: h.egid,
+        auid: set(h.auid),
+        sessionid: set(h.sessionid),
+    }
+}
+
+/// The kernel's name of a tty (tty_struct.name, NUL-padded) → the name of
+/// its device under /dev, as ps prints it; None for no tty. Names are the
+/// driver's name and the line's number ("tty1", "ttyS0") and so is the
+/// device node, except for pty slaves: devpts names them "pts" + number but
+/// their nodes are /dev/pts/N, so "pts3" → "pts/3".
+pub fn tty_name(raw: &[std::ffi::c_char]) -> Option<Box<str>> {
+    let raw: Vec<u8> = raw
+        .iter()
+        .map(|&c| c as u8)
+        .take_while(|&c| c != 0)
+        .collect();
+    if raw.is_empty() {
+        return None;
+    }
+    let name = String::from_utf8_lossy(&raw);
+    match name.strip_prefix("pts") {
+        Some(n) if !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()) => {
+            Some(format!("pts/{n}").into())
+        }
+        _ => Some(name.into()),
+    }
 }
 
 /// What an exec event carries after its filename: the cgroup section (see

@@ -44,6 +44,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         exits: args.exits,
         failed: args.failed,
         uids: args.uid.clone(),
+        euids: args.euid.clone(),
         pids: args.pid.clone(),
         comms: args.comm.clone(),
         cgroups,
@@ -183,12 +184,14 @@ impl Shaper<'_> {
 }
 
 /// The kernel's per-CPU drop counters, slot by slot as bpf/exec.h's enum
-/// drop_slot numbers them (DROP_RINGBUF, DROP_INFLIGHT, DROP_PIDS, DROP_EXITS).
+/// drop_slot numbers them (DROP_RINGBUF, DROP_INFLIGHT, DROP_PIDS, DROP_EXITS,
+/// DROP_EXEC_TIMES).
 const KERNEL_DROPS: [LostReason; skel::DROP_SLOTS] = [
     LostReason::RingbufFull,
     LostReason::InflightFull,
     LostReason::PidsFull,
     LostReason::ExitsFull,
+    LostReason::ExecTimesFull,
 ];
 
 /// Reads the kernel's per-CPU drop counters and reports what is new.

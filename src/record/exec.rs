@@ -18,9 +18,19 @@ pub struct ExecRecord {
     pub ppid: u32,
     pub uid: u32,
     pub gid: u32,
+    #[serde(flatten)]
+    pub ident: Identity,
+    /// The kernel's AT_SECURE: setuid, setgid or file capabilities raised
+    /// privileges (false for a failed exec: nothing was executed).
+    pub secureexec: bool,
+    /// The controlling terminal as its /dev path names it ("pts/3", "tty1").
+    pub tty: Option<Box<str>>,
     /// `comm` (and `comm_b64` when not UTF-8).
     #[serde(flatten, serialize_with = "comm_fields")]
     pub comm: Comm,
+    /// The parent's name (its thread-group leader's), and `parent_comm_b64`.
+    #[serde(flatten, serialize_with = "parent_comm_fields")]
+    pub parent_comm: Comm,
     /// `filename` and `args`, in one allocation (printed as those two fields).
     #[serde(flatten)]
     pub text: ExecText,
@@ -30,6 +40,8 @@ pub struct ExecRecord {
     pub ret: i32,
     pub error: Option<&'static str>,
     pub exec_id: ExecId,
+    /// The exec_id of the parent's current image (or of its fork).
+    pub parent_exec_id: ExecId,
     pub cgroup_id: u64,
     pub cgroup: Option<Arc<str>>,
     pub container_id: Option<Arc<str>>,
@@ -92,8 +104,21 @@ impl Serialize for ExecText {
 /// A record's `comm` field: `comm`, and `comm_b64` when its bytes are not
 /// valid UTF-8 (a process picks its name, so it can pick invalid bytes).
 fn comm_fields<S: Serializer>(c: &Comm, s: S) -> Result<S::Ok, S::Error> {
+    comm_named(c, s, "comm", "comm_b64")
+}
+
+fn parent_comm_fields<S: Serializer>(c: &Comm, s: S) -> Result<S::Ok, S::Error> {
+    comm_named(c, s, "parent_comm", "parent_comm_b64")
+}
+
+fn comm_named<S: Serializer>(
+    c: &Comm,
+    s: S,
+    key: &'static str,
+    key_b64: &'static str,
+) -> Result<S::Ok, S::Error> {
     let mut m = s.serialize_struct("Comm", 2)?;
-    text_field(&mut m, "comm", "comm_b64", c.bytes())?;
+    text_field(&mut m, key, key_b64, c.bytes())?;
     m.end()
 }
 
@@ -104,6 +129,9 @@ pub struct ExitRecord {
     pub pid: u32,
     pub ppid: u32,
     pub uid: u32,
+    pub gid: u32,
+    #[serde(flatten)]
+    pub ident: Identity,
     /// `comm` (and `comm_b64` when not UTF-8).
     #[serde(flatten, serialize_with = "comm_fields")]
     pub comm: Comm,
@@ -112,6 +140,17 @@ pub struct ExitRecord {
     pub core_dumped: bool,
     pub duration_ns: u64,
     pub exec_id: ExecId,
+}
+
+/// Who a process is beyond its real ids, on exec and exit records alike:
+/// its effective ids and its login identity (audit's loginuid and session,
+/// None when unset or when the kernel has no audit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    pub euid: u32,
+    pub egid: u32,
+    pub auid: Option<u32>,
+    pub sessionid: Option<u32>,
 }
 
 /// Pairs a process's exec with its exit: the pid and the boot-time ns of the

@@ -28,18 +28,23 @@ pub enum LostReason {
     /// `exec --exits`: an exit could not be reported exactly once (the table
     /// of ended processes was full), so it was not reported.
     ExitsFull,
+    /// `exec`: an exec's boot time could not be kept (the table of exec'd
+    /// processes was full): its record is printed, but its children's
+    /// `parent_exec_id` and its exit's `exec_id` fall back to its fork time.
+    ExecTimesFull,
     /// An event from the kernel too malformed to decode.
     Malformed,
 }
 
 impl LostReason {
     /// Every reason, in the order loss reports are printed.
-    pub const ALL: [LostReason; 6] = [
+    pub const ALL: [LostReason; 7] = [
         LostReason::RingbufFull,
         LostReason::ConsumerSlow,
         LostReason::InflightFull,
         LostReason::PidsFull,
         LostReason::ExitsFull,
+        LostReason::ExecTimesFull,
         LostReason::Malformed,
     ];
 }

@@ -18,7 +18,7 @@ pub mod lost;
 mod tests;
 pub mod text;
 
-pub use exec::{Argv, Comm, ExecId, ExecRecord, ExecText, ExitRecord};
+pub use exec::{Argv, Comm, ExecId, ExecRecord, ExecText, ExitRecord, Identity};
 pub use flow::{FlowRecord, IpProto, XdpStatsRecord};
 pub use lost::{LostReason, LostRecord};
 

@@ -15,9 +15,18 @@ fn exec(args: &[u8]) -> Record {
         pid: 3360,
         tid: 3361,
         ppid: 3359,
-        uid: 0,
-        gid: 0,
+        uid: 1000,
+        gid: 1000,
+        ident: Identity {
+            euid: 0,
+            egid: 0,
+            auid: Some(1000),
+            sessionid: Some(3),
+        },
+        secureexec: true,
+        tty: Some("pts/3".into()),
         comm: comm("true"),
+        parent_comm: comm("bash"),
         text: ExecText::new(b"/bin/true", args),
         args_truncated: false,
         args_size: Some(15),
@@ -26,6 +35,10 @@ fn exec(args: &[u8]) -> Record {
         exec_id: ExecId {
             pid: 3360,
             boot_ns: 81_234_567_890,
+        },
+        parent_exec_id: ExecId {
+            pid: 3359,
+            boot_ns: 81_200_000_000,
         },
         cgroup_id: 4242,
         cgroup: Some("/system.slice/docker-ab12.scope".into()),
@@ -40,7 +53,7 @@ fn exec_record_matches_contract() {
     let line = serde_json::to_string(&exec(b"/bin/true\0a b\0\0")).unwrap();
     assert_eq!(
         line,
-        r#"{"type":"exec","timestamp":"2025-11-25T08:22:22.123456789Z","pid":3360,"tid":3361,"ppid":3359,"uid":0,"gid":0,"comm":"true","filename":"/bin/true","args":["/bin/true","a b",""],"args_truncated":false,"args_size":15,"ret":0,"error":null,"exec_id":"3360-81234567890","cgroup_id":4242,"cgroup":"/system.slice/docker-ab12.scope","container_id":"ab12","mntns":4026531841,"pidns":4026531836}"#
+        r#"{"type":"exec","timestamp":"2025-11-25T08:22:22.123456789Z","pid":3360,"tid":3361,"ppid":3359,"uid":1000,"gid":1000,"euid":0,"egid":0,"auid":1000,"sessionid":3,"secureexec":true,"tty":"pts/3","comm":"true","parent_comm":"bash","filename":"/bin/true","args":["/bin/true","a b",""],"args_truncated":false,"args_size":15,"ret":0,"error":null,"exec_id":"3360-81234567890","parent_exec_id":"3359-81200000000","cgroup_id":4242,"cgroup":"/system.slice/docker-ab12.scope","container_id":"ab12","mntns":4026531841,"pidns":4026531836}"#
     );
 }
 
@@ -65,6 +78,13 @@ fn exit_record_matches_contract() {
         pid: 3360,
         ppid: 3359,
         uid: 0,
+        gid: 0,
+        ident: Identity {
+            euid: 0,
+            egid: 0,
+            auid: None,
+            sessionid: None,
+        },
         comm: comm("true"),
         exit_code: 137,
         signal: Some("SIGKILL"),
@@ -77,7 +97,7 @@ fn exit_record_matches_contract() {
     });
     assert_eq!(
         serde_json::to_string(&r).unwrap(),
-        r#"{"type":"exit","timestamp":"1970-01-01T00:00:00.000000000Z","pid":3360,"ppid":3359,"uid":0,"comm":"true","exit_code":137,"signal":"SIGKILL","core_dumped":false,"duration_ns":1830000,"exec_id":"3360-5"}"#
+        r#"{"type":"exit","timestamp":"1970-01-01T00:00:00.000000000Z","pid":3360,"ppid":3359,"uid":0,"gid":0,"euid":0,"egid":0,"auid":null,"sessionid":null,"comm":"true","exit_code":137,"signal":"SIGKILL","core_dumped":false,"duration_ns":1830000,"exec_id":"3360-5"}"#
     );
 }
 
@@ -273,6 +293,13 @@ fn comm_with_invalid_bytes_carries_its_bytes_on_exec_and_exit() {
         pid: 1,
         ppid: 0,
         uid: 0,
+        gid: 0,
+        ident: Identity {
+            euid: 0,
+            egid: 0,
+            auid: None,
+            sessionid: None,
+        },
         comm: full,
         exit_code: 0,
         signal: None,

@@ -77,7 +77,8 @@ dump() { local f; for f in "$@"; do echo "--- $f"; grep -v "^libbpf: " "$f" | he
 collect() { stop "$pid"; rc=$?; dump "$T/$1.out" "$T/$1.err"; }
 all_json() { jq -e -s 'length >= 0' "$1" >/dev/null 2>&1; }
 
-# 2. exec: a marker exec with exact args; 3. an exec inside a fresh nested cgroup, its path.
+# 2. exec: a marker exec with exact args and root's identity, a shell's child naming the shell's
+# exec (parent_exec_id); 3. an exec inside a fresh nested cgroup, its path.
 M=smoke-$RANDOM
 CG=/sys/fs/cgroup/$M/inner
 mkdir -p "$CG"
@@ -87,16 +88,22 @@ pid=$!
 if wait_for $T/exec.err ': attached' $pid; then
     /bin/true "$M-exec" "a b" ""
     bash -c 'echo $$ >"$1/cgroup.procs" && exec /bin/true "$2"' sh "$CG" "$M-cg"
+    bash -c '/bin/true "$1"; exit 0' sh "$M-child"
     want_exec='.type == "exec" and .filename == "/bin/true" and .comm == "true" and .ret == 0 and .error == null
-               and .args == ["/bin/true", "'$M-exec'", "a b", ""] and .args_truncated == false'
+               and .args == ["/bin/true", "'$M-exec'", "a b", ""] and .args_truncated == false
+               and .euid == 0 and .egid == 0 and .secureexec == false and (.parent_comm | length) > 0'
     want_cg='.type == "exec" and .args == ["/bin/true", "'$M-cg'"]'
-    wait_jq $T/exec.out "any(.[]; $want_exec) and any(.[]; $want_cg)"
+    # shellcheck disable=SC2016 # $all and $p are jq's variables, not the shell's
+    want_tree='. as $all | any($all[]; .args == ["/bin/true", "'$M-child'"] and .parent_comm == "bash"
+               and (.parent_exec_id as $p | any($all[]; .comm == "bash" and .exec_id == $p)))'
+    wait_jq $T/exec.out "any(.[]; $want_exec) and any(.[]; $want_cg) and ($want_tree)"
     collect exec
     json="exit $rc"; all_json $T/exec.out || json="stdout is not all JSON"
-    if [ $rc = 0 ] && all_json $T/exec.out && [ "$(jq -s "[.[] | select($want_exec)] | length" $T/exec.out)" = 1 ]; then
+    if [ $rc = 0 ] && all_json $T/exec.out && [ "$(jq -s "[.[] | select($want_exec)] | length" $T/exec.out)" = 1 ] &&
+        jq -e -s "$want_tree" $T/exec.out >/dev/null; then
         report exec PASS "$(grep -m1 ": attached" $T/exec.err)"
     else
-        report exec FAIL "$json; want one exec of /bin/true $M-exec 'a b' ''; got: $(jq -c -s "[.[] | select(.args[1]? == \"$M-exec\")]" $T/exec.out 2>/dev/null | cut -c1-240)"
+        report exec FAIL "$json; want one exec of /bin/true $M-exec 'a b' '' as euid 0, and $M-child's parent_exec_id its bash's exec_id; got: $(jq -c -s "[.[] | select(.args[1]? == \"$M-exec\" or .args[1]? == \"$M-child\" or .comm == \"bash\") | {args, euid, secureexec, parent_comm, exec_id, parent_exec_id}]" $T/exec.out 2>/dev/null | cut -c1-400)"
     fi
     got=$(jq -c -s "[.[] | select($want_cg) | {cgroup, cgroup_id}]" $T/exec.out 2>/dev/null)
     if [ "$got" = "[{\"cgroup\":\"/$M/inner\",\"cgroup_id\":$cgid}]" ]; then
@@ -123,7 +130,7 @@ if wait_for $T/ef.err ': attached' $pid; then
     # shellcheck disable=SC2016 # $all, $ids and $e are jq's variables, not the shell's
     want_exit='. as $all | [$all[] | select('"$want_ex"') | .exec_id] as $ids
                | any($all[]; .type == "exit" and (.exec_id as $e | $ids | index([$e]))
-                             and .exit_code == 7 and .signal == null)'
+                             and .exit_code == 7 and .signal == null and .euid == 0 and .egid == 0)'
     wait_jq $T/ef.out "($want_exit) and any(.[]; $want_fail)"
     collect ef
     json="exit $rc"; all_json $T/ef.out || json="stdout is not all JSON"

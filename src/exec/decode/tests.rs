@@ -197,3 +197,76 @@ fn short_event_is_rejected() {
     assert!(decode(&ev, &BootClock::new(), LIM).is_none());
     assert!(decode(&ev[..10], &BootClock::new(), LIM).is_none());
 }
+
+fn c_chars<const N: usize>(s: &[u8]) -> [std::ffi::c_char; N] {
+    let mut a = [0; N];
+    for (d, c) in a.iter_mut().zip(s) {
+        *d = *c as std::ffi::c_char;
+    }
+    a
+}
+
+fn dec_hdr(h: exec_hdr) -> Record {
+    decode(&event(h, b"", b""), &BootClock::new(), LIM).expect("decodes")
+}
+
+#[test]
+fn identity_fields() {
+    let mut h = hdr(b"", b"", 0, EXEC_F_SECUREEXEC);
+    (h.euid, h.egid, h.auid, h.sessionid) = (0, 5, 1234, 7);
+    h.parent_comm = c_chars(b"bash");
+    h.parent_exec_ns = 3;
+    let Record::Exec(r) = dec_hdr(h) else {
+        panic!("exec record")
+    };
+    assert_eq!(
+        r.ident,
+        Identity {
+            euid: 0,
+            egid: 5,
+            auid: Some(1234),
+            sessionid: Some(7)
+        }
+    );
+    assert!(r.secureexec);
+    assert_eq!(r.parent_comm.bytes(), b"bash");
+    assert_eq!(r.parent_exec_id, ExecId { pid: 1, boot_ns: 3 });
+    assert!(!matches!(dec_hdr(hdr(b"", b"", 0, 0)), Record::Exec(e) if e.secureexec));
+}
+
+#[test]
+fn unset_login_identity_is_null_on_execs_and_exits() {
+    let mut h = hdr(b"", b"", 0, 0);
+    (h.auid, h.sessionid) = (u32::MAX, u32::MAX);
+    let Record::Exec(r) = dec_hdr(h) else {
+        panic!("exec record")
+    };
+    assert_eq!((r.ident.auid, r.ident.sessionid), (None, None));
+    h.kind = exec_kind::EV_EXIT;
+    (h.euid, h.auid) = (3, 0);
+    let Record::Exit(x) = dec_hdr(h) else {
+        panic!("exit record")
+    };
+    assert_eq!(
+        (x.ident.euid, x.ident.auid, x.ident.sessionid),
+        (3, Some(0), None)
+    );
+}
+
+#[test]
+fn tty_names_become_their_dev_paths() {
+    let tty = |s: &[u8]| tty_name(&c_chars::<64>(s)).map(String::from);
+    assert_eq!(tty(b"pts3").as_deref(), Some("pts/3"));
+    assert_eq!(tty(b"pts12").as_deref(), Some("pts/12"));
+    assert_eq!(tty(b"tty1").as_deref(), Some("tty1"));
+    assert_eq!(tty(b"ttyS0").as_deref(), Some("ttyS0"));
+    assert_eq!(tty(b"pts").as_deref(), Some("pts"), "not a numbered slave");
+    assert_eq!(tty(b"ptsx").as_deref(), Some("ptsx"));
+    assert_eq!(tty(b""), None);
+    let mut h = hdr(b"", b"", 0, 0);
+    h.tty = c_chars(b"pts0");
+    let Record::Exec(r) = dec_hdr(h) else {
+        panic!("exec record")
+    };
+    assert_eq!(r.tty.as_deref(), Some("pts/0"));
+}
