@@ -160,11 +160,12 @@ static __always_inline int report_inflight(long ret)
 	return report_failed(&args, ret);
 }
 
-/* raw sys_exit: only execve/execveat's numbers (in any ABI) look up the
- * table, so the other syscalls cost a register read and a few compares. */
-static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+/* raw sys_exit, given the syscall's number `nr`: only execve/execveat's
+ * numbers (in any ABI) look up the table, so the other syscalls cost a
+ * register read and a few compares. */
+static __always_inline int on_sys_exit(long nr, long ret)
 {
-	if (!exec_nr(regs_syscall_nr(regs)))
+	if (!exec_nr(nr))
 		return 0;
 	return report_inflight(ret);
 }

@@ -95,15 +95,12 @@ static __always_inline bool exec_nr(long id)
 		;
 }
 
-/* The number of the syscall that `regs` are the user registers of. */
-static __always_inline long regs_syscall_nr(struct pt_regs *regs)
-{
+/* The field of the user registers that holds the syscall's number. */
 #if defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(regs, syscallno);
+#define REGS_SYSCALL_NR syscallno
 #else
-	return BPF_CORE_READ(regs, orig_ax);
+#define REGS_SYSCALL_NR orig_ax
 #endif
-}
 
 /* execve/execveat's arguments, or false if syscall `id` is neither. Most
  * syscalls cost a few compares; the task (x86) or PSTATE (arm64) is read only
