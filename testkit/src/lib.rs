@@ -10,12 +10,14 @@
 //! - [`frames`]: the one builder of raw Ethernet frames;
 //! - [`baseline`]: the benches' baseline XDP programs (an empty one and the
 //!   seed tutorial's design), built here and never into the product;
-//! - [`procfs`], [`stats`]: /proc readings and medians.
+//! - [`procfs`], [`stats`]: /proc readings and medians;
+//! - [`bpf_stats`]: BPF programs' run time (kernel.bpf_stats_enabled).
 //!
 //! This crate never depends on ebpf-jsonl (as its dev-dependency that would
 //! build the library twice); benches use both.
 
 pub mod baseline;
+pub mod bpf_stats;
 pub mod exec_helper;
 pub mod flow_records;
 pub mod frames;
