@@ -121,7 +121,9 @@ pub fn load_and_attach<'obj>(
             // kernel feature missing.
             let msg = format!("--failed-hook {}: {}", t.name(), strip_privilege(err));
             if forced {
-                last = Some(Error::Kernel(msg));
+                last = Some(Error::Kernel(format!(
+                    "{msg}; --failed-hook auto takes the cheapest tier that loads"
+                )));
                 break;
             }
             if let Some(next) = tiers.get(i + 1).copied().flatten() {

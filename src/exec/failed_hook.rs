@@ -97,8 +97,27 @@ fn btf_has(btf: &libbpf_rs::btf::Btf<'_>, name: &str) -> bool {
         .is_some()
 }
 
+/// Whether function `name`'s first argument points to a struct fexit can
+/// read: 5.10's BTF has `__x64_sys_execveat`'s `struct pt_regs *` as a
+/// forward declaration, and the verifier refuses any access to it.
+fn btf_regs_readable(btf: &libbpf_rs::btf::Btf<'_>, name: &str) -> bool {
+    use libbpf_rs::btf::{types, BtfKind, BtfType};
+    let arg = || -> Option<BtfType<'_>> {
+        let f = btf.type_by_name::<types::Func<'_>>(name)?;
+        let proto = types::FuncProto::try_from(f.next_type()?).ok()?;
+        let param = proto.iter().next()?;
+        let ptr = btf
+            .type_by_id::<BtfType<'_>>(param.ty)?
+            .skip_mods_and_typedefs();
+        (ptr.kind() == BtfKind::Ptr).then_some(())?;
+        Some(ptr.next_type()?.skip_mods_and_typedefs())
+    };
+    arg().is_some_and(|t| t.kind() == BtfKind::Struct)
+}
+
 /// fexit's (program, target) pairs whose target this kernel's BTF has; the
-/// native execve and execveat must be among them.
+/// native execve and execveat must be among them, and every target's
+/// registers readable.
 pub fn fexit_targets() -> Result<Vec<(&'static str, &'static str)>, String> {
     let btf = libbpf_rs::btf::Btf::from_vmlinux()
         .map_err(|e| format!("reading the kernel's BTF: {e}"))?;
@@ -110,6 +129,12 @@ pub fn fexit_targets() -> Result<Vec<(&'static str, &'static str)>, String> {
         if !found.iter().any(|(p, _)| p == prog) {
             return Err(format!("the kernel's BTF has no function {}", names[0]));
         }
+    }
+    if let Some((_, t)) = found.iter().find(|(_, t)| !btf_regs_readable(&btf, t)) {
+        return Err(format!(
+            "the kernel's BTF types {t}'s argument as a forward declaration, not struct \
+             pt_regs, so fexit cannot read the caller's registers (as in Linux 5.10's BTF)"
+        ));
     }
     Ok(found)
 }
