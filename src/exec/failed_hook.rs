@@ -296,12 +296,10 @@ pub enum Prepared {
 }
 
 pub fn prepare(tier: Option<Tier>) -> Result<Prepared, Error> {
-    let kernel = |what: &str, e: String| Error::Kernel(format!("{what}: {e}"));
+    // (the tier is named by the caller: exec's "--failed-hook T:", check's key)
     match tier {
         None | Some(Tier::Raw) => Ok(Prepared::None),
-        Some(Tier::Fexit) => fexit_targets()
-            .map(Prepared::Fexit)
-            .map_err(|e| kernel("fexit", e)),
+        Some(Tier::Fexit) => fexit_targets().map(Prepared::Fexit).map_err(Error::Kernel),
         Some(Tier::Tracepoint) => tracepoint_ids()
             .map(|ids| {
                 if let Some(note) = &ids.note {
@@ -309,7 +307,7 @@ pub fn prepare(tier: Option<Tier>) -> Result<Prepared, Error> {
                 }
                 Prepared::Tracepoint(ids)
             })
-            .map_err(|e| kernel("syscall tracepoints", e)),
+            .map_err(Error::Kernel),
     }
 }
 
