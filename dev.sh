@@ -3,7 +3,7 @@
 #   ./dev.sh run exec [FLAGS]   install what is missing, build (release), run ebpf-jsonl
 #   ./dev.sh test               install what is missing, then fmt, clippy, the whole test suite
 #                               and the kernel matrix (what CI runs)
-#   ./dev.sh bench [ARGS]       install what is missing, then benches/ (exec_storm, xdp, writer)
+#   ./dev.sh bench [ARGS]       install what is missing, then benches/ (exec_storm, xdp, writer, syscalls)
 #                               (ARGS go to the exec storm: --seconds N --rounds N)
 #   ./dev.sh deps               only install what is missing
 #   ./dev.sh kernels [--binary PATH] [--arm64-binary PATH] [SUITE...]
@@ -137,6 +137,7 @@ bench)
     cargo bench --bench exec_storm -- "$@"
     cargo bench --bench xdp
     cargo bench --bench writer
+    cargo bench --bench syscalls
     ;;
 build-arm64)
     build_arm64 "$@"

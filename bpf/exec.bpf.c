@@ -345,4 +345,15 @@ HOOK(free, "sched_process_free", on_free(p), struct task_struct *p)
 HOOK(fork, "sched_process_fork", on_fork(parent, child), struct task_struct *parent,
      struct task_struct *child)
 HOOK(sys_enter, "sys_enter", on_sys_enter(regs, id), struct pt_regs *regs, long id)
-HOOK(sys_exit, "sys_exit", on_sys_exit(regs, ret), struct pt_regs *regs, long ret)
+/* sys_exit reads the syscall's number from the registers: tp_btf's are
+ * typed, a plain load; raw_tp's only through a probe read. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs->REGS_SYSCALL_NR, ret);
+}
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(BPF_CORE_READ(regs, REGS_SYSCALL_NR), ret);
+}

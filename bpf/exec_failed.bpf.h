@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* exec.bpf.c's --failed hooks: sys_enter keeps an execve/execveat's arguments
- * (in `inflight`), sys_exit reports the call if it failed, with the argv read
- * element by element from the caller's memory, then measured. Uses
- * exec.bpf.c's maps, settings, begin_event and submit. */
+/* exec.bpf.c's --failed hooks, in three tiers (userspace loads the cheapest
+ * this kernel takes): fexit on the execve/execveat implementations sees the
+ * caller's registers and the return value at once; the syscalls:
+ * sys_{enter,exit}_execve{,at} tracepoints and the raw sys_enter/sys_exit
+ * keep an execve/execveat's arguments at the entry (in `inflight`) for the
+ * exit. A failed call is reported with the argv read element by element from
+ * the caller's memory, then measured. Uses exec.bpf.c's maps, settings,
+ * begin_event and submit. */
 #ifndef EBPF_JSONL_EXEC_FAILED_BPF_H
 #define EBPF_JSONL_EXEC_FAILED_BPF_H
 
@@ -109,17 +113,10 @@ static __always_inline __u32 measure_user_argv(char *buf, const struct exec_args
 	return total;
 }
 
-static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+/* Reports a failed execve/execveat (ret < 0) with the caller's arguments `args`. */
+static __always_inline int report_failed(const struct exec_args *a, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct exec_args *a = bpf_map_lookup_elem(&inflight, &tid);
-	if (!a)
-		return 0;
 	struct exec_args args = *a;
-	bpf_map_delete_elem(&inflight, &tid);
-	if (ret >= 0)
-		return 0;
-
 	struct exec_event *e = begin_event((struct task_struct *)bpf_get_current_task(), false);
 	if (!e)
 		return 0;
@@ -148,5 +145,98 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	submit(e, n + len);
 	return 0;
 }
+
+/* An exit of the execve/execveat whose arguments sys_enter kept: reported
+ * if it failed. */
+static __always_inline int report_inflight(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_args *a = bpf_map_lookup_elem(&inflight, &tid);
+	if (!a)
+		return 0;
+	struct exec_args args = *a;
+	bpf_map_delete_elem(&inflight, &tid);
+	if (ret >= 0)
+		return 0;
+	return report_failed(&args, ret);
+}
+
+/* raw sys_exit, given the syscall's number `nr`: only execve/execveat's
+ * numbers (in any ABI) look up the table, so the other syscalls cost a
+ * register read and a few compares. */
+static __always_inline int on_sys_exit(long nr, long ret)
+{
+	if (!exec_nr(nr))
+		return 0;
+	return report_inflight(ret);
+}
+
+/* syscalls:sys_enter_execve{,at}: native calls only (the kernel's syscall
+ * tracepoints skip 32-bit compat ones). */
+static __always_inline int on_tp_enter(struct trace_event_raw_sys_enter *ctx, bool at)
+{
+	struct exec_args a = {};
+	if (at) {
+		a.dirfd = (__s32)ctx->args[0];
+		a.filename = ctx->args[1];
+		a.argv = ctx->args[2];
+	} else {
+		a.dirfd = AT_FDCWD;
+		a.filename = ctx->args[0];
+		a.argv = ctx->args[1];
+	}
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&inflight, &tid, &a, BPF_ANY))
+		count_drop(DROP_INFLIGHT);
+	return 0;
+}
+
+static __always_inline int on_tp_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return report_inflight(ctx->ret);
+}
+
+/* fexit on an execve/execveat implementation: its argument is the caller's
+ * registers, intact when the exec failed. No table. */
+static __always_inline int on_fexit(struct pt_regs *regs, long ret, enum exec_abi abi, bool at)
+{
+	if (ret >= 0)
+		return 0;
+	struct exec_args a = {};
+	regs_args(regs, abi, at, &a);
+	return report_failed(&a, ret);
+}
+
+/* --failed's cheaper tiers. The tracepoints attach through perf events
+ * userspace opens (their ids come from tracefs). */
+SEC("tracepoint/syscalls/sys_enter_execve")
+int tp_enter_execve(struct trace_event_raw_sys_enter *ctx) { return on_tp_enter(ctx, false); }
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int tp_enter_execveat(struct trace_event_raw_sys_enter *ctx) { return on_tp_enter(ctx, true); }
+SEC("tracepoint/syscalls/sys_exit_execve")
+int tp_exit_execve(struct trace_event_raw_sys_exit *ctx) { return on_tp_exit(ctx); }
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int tp_exit_execveat(struct trace_event_raw_sys_exit *ctx) { return on_tp_exit(ctx); }
+
+/* fexit on each ABI's execve/execveat implementation; userspace sets each
+ * one's target from the running kernel's BTF (names differ by arch and
+ * version) and loads only those whose target exists. */
+#define FEXIT(name, abi, at)                                              \
+	SEC("fexit") int BPF_PROG(fexit_##name, struct pt_regs *regs, long ret) \
+	{ return on_fexit(regs, ret, abi, at); }
+
+FEXIT(execve, ABI_NATIVE, false)
+FEXIT(execveat, ABI_NATIVE, true)
+#if defined(__TARGET_ARCH_x86)
+FEXIT(compat_execve, ABI_IA32, false)
+FEXIT(compat_execveat, ABI_IA32, true)
+#else
+FEXIT(compat_execve, ABI_NATIVE32, false)
+FEXIT(compat_execveat, ABI_NATIVE32, true)
+#endif
+/* x32's (on arm64 there is no target: never loaded, there to keep both
+ * architectures' objects alike) */
+FEXIT(x32_execve, ABI_NATIVE32, false)
+FEXIT(x32_execveat, ABI_NATIVE32, true)
 
 #endif

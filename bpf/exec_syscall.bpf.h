@@ -40,31 +40,20 @@ static __always_inline bool compat_syscall(struct pt_regs *regs)
 #endif
 }
 
-/* execve/execveat's arguments, or false if syscall `id` is neither. Most
- * syscalls cost a few compares; the task (x86) or PSTATE (arm64) is read only
- * for execve's and execveat's numbers in either table (i386's 11 is also
- * native munmap). */
-static __always_inline bool exec_call(struct pt_regs *regs, long id, struct exec_args *a)
+/* The register layouts an execve/execveat's arguments come in. */
+enum exec_abi {
+	ABI_NATIVE,	/* native registers, 8-byte pointers */
+	ABI_NATIVE32,	/* native registers, 4-byte pointers (x32, AArch32) */
+	ABI_IA32,	/* i386's ebx, ecx, edx; 4-byte pointers */
+};
+
+/* execve's (or with `at`, execveat's) arguments from the caller's registers. */
+static __always_inline void regs_args(struct pt_regs *regs, enum exec_abi abi, bool at,
+				      struct exec_args *a)
 {
-	bool at;
-	if (id == NR_execve || id == NR_execveat) {
-		if (compat_syscall(regs))
-			return false;
-		at = id == NR_execveat;
+	a->compat = abi != ABI_NATIVE;
 #if defined(__TARGET_ARCH_x86)
-	} else if (id == (X32_SYSCALL_BIT | NR_x32_execve) ||
-		   id == (X32_SYSCALL_BIT | NR_x32_execveat)) {
-		/* x32: the native registers, 4-byte pointers in argv */
-		a->compat = 1;
-		at = id == (X32_SYSCALL_BIT | NR_x32_execveat);
-#endif
-	} else if (id == NR_compat_execve || id == NR_compat_execveat) {
-		if (!compat_syscall(regs))
-			return false;
-		a->compat = 1;
-		at = id == NR_compat_execveat;
-#if defined(__TARGET_ARCH_x86)
-		/* i386 passes arguments in ebx, ecx, edx, esi, edi */
+	if (abi == ABI_IA32) {
 		if (at) {
 			a->dirfd = (__s32)BPF_CORE_READ(regs, bx);
 			a->filename = (__u32)BPF_CORE_READ(regs, cx);
@@ -74,11 +63,9 @@ static __always_inline bool exec_call(struct pt_regs *regs, long id, struct exec
 			a->filename = (__u32)BPF_CORE_READ(regs, bx);
 			a->argv = (__u32)BPF_CORE_READ(regs, cx);
 		}
-		return true;
-#endif
-	} else {
-		return false;
+		return;
 	}
+#endif
 	/* native, x32, and AArch32 (r0-r2 are x0-x2: what the PARM macros read) */
 	if (at) {
 		a->dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
@@ -92,6 +79,54 @@ static __always_inline bool exec_call(struct pt_regs *regs, long id, struct exec
 	if (a->compat) {
 		a->filename = (__u32)a->filename;
 		a->argv = (__u32)a->argv;
+	}
+}
+
+/* Is `id` execve's or execveat's number in some ABI's table? A few compares,
+ * no memory read: what sys_exit asks before it looks up the table. */
+static __always_inline bool exec_nr(long id)
+{
+	return id == NR_execve || id == NR_execveat || id == NR_compat_execve ||
+	       id == NR_compat_execveat
+#if defined(__TARGET_ARCH_x86)
+	       || id == (X32_SYSCALL_BIT | NR_x32_execve) ||
+	       id == (X32_SYSCALL_BIT | NR_x32_execveat)
+#endif
+		;
+}
+
+/* The field of the user registers that holds the syscall's number. */
+#if defined(__TARGET_ARCH_arm64)
+#define REGS_SYSCALL_NR syscallno
+#else
+#define REGS_SYSCALL_NR orig_ax
+#endif
+
+/* execve/execveat's arguments, or false if syscall `id` is neither. Most
+ * syscalls cost a few compares; the task (x86) or PSTATE (arm64) is read only
+ * for execve's and execveat's numbers in either table (i386's 11 is also
+ * native munmap). */
+static __always_inline bool exec_call(struct pt_regs *regs, long id, struct exec_args *a)
+{
+	if (id == NR_execve || id == NR_execveat) {
+		if (compat_syscall(regs))
+			return false;
+		regs_args(regs, ABI_NATIVE, id == NR_execveat, a);
+#if defined(__TARGET_ARCH_x86)
+	} else if (id == (X32_SYSCALL_BIT | NR_x32_execve) ||
+		   id == (X32_SYSCALL_BIT | NR_x32_execveat)) {
+		regs_args(regs, ABI_NATIVE32, id == (X32_SYSCALL_BIT | NR_x32_execveat), a);
+#endif
+	} else if (id == NR_compat_execve || id == NR_compat_execveat) {
+		if (!compat_syscall(regs))
+			return false;
+#if defined(__TARGET_ARCH_x86)
+		regs_args(regs, ABI_IA32, id == NR_compat_execveat, a);
+#else
+		regs_args(regs, ABI_NATIVE32, id == NR_compat_execveat, a);
+#endif
+	} else {
+		return false;
 	}
 	return true;
 }

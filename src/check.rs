@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::cli::{CheckArgs, XdpMode};
 use crate::error::Error;
 use crate::exec::attach as exec;
+use crate::exec::failed_hook::Tier;
 use crate::kernel::{self, Caps, Need};
 
 bpf_skel!(skel, "probe.skel.rs");
@@ -88,7 +89,7 @@ fn probe(prog: &str, attach: bool) -> Probe {
 }
 
 /// A real program (exec's in one flavour, or xdp's) loaded and attached.
-#[derive(Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 struct Program {
     loads: bool,
     attaches: bool,
@@ -137,6 +138,8 @@ fn hardest_exec() -> exec::Config {
         ringbuf_size: 64 * 1024,
         exits: true,
         failed: true,
+        // the raw tier: the programs that run on every syscall
+        failed_hook: crate::exec::failed_hook::FailedHook::Raw,
         uids: vec![u32::MAX - 1],
         euids: vec![u32::MAX - 1],
         pids: vec![0],
@@ -149,16 +152,45 @@ fn hardest_exec() -> exec::Config {
     }
 }
 
-fn exec_program(flavour: exec::Flavour, cfg: &exec::Config) -> Program {
-    match exec::try_one(flavour, cfg) {
+fn exec_program(flavour: exec::Flavour, tier: Tier, cfg: &exec::Config) -> Program {
+    match exec::try_one(flavour, Some(tier), cfg) {
         Ok(hooks) => Program {
             loads: true,
             attaches: true,
             hooks,
             ..Default::default()
         },
+        // fexit refused reads as EPERM even to root: not a privilege matter
+        Err(e) if tier != Tier::Raw => {
+            let mut p = Program::failed(&e);
+            p.error = Some(crate::exec::failed_hook::strip_privilege(e));
+            p
+        }
         Err(e) => Program::failed(&e),
     }
+}
+
+/// What each tier of --failed hooks does here, with the first exec flavour
+/// that works (the raw tier is that flavour's own program above).
+fn failed_tiers(
+    exec_progs: &[(&'static str, Program); 2],
+    cfg: &exec::Config,
+) -> Vec<(Tier, Program)> {
+    let working = exec::Flavour::ALL
+        .into_iter()
+        .zip(exec_progs)
+        .find(|(_, (_, p))| p.attaches);
+    Tier::ALL
+        .into_iter()
+        .map(|tier| {
+            let p = match working {
+                None => Program::failed(&Error::Kernel("no exec flavour loads".into())),
+                Some((_, (_, p))) if tier == Tier::Raw => p.clone(),
+                Some((flavour, _)) => exec_program(flavour, tier, cfg),
+            };
+            (tier, p)
+        })
+        .collect()
 }
 
 /// Loads the xdp program (with an exclude list, its largest shape) through
@@ -268,7 +300,7 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
     let caps = kernel::caps();
     let tracefs = tracefs_mounted();
     let cfg = hardest_exec();
-    let exec_progs = exec::Flavour::ALL.map(|f| (f.prefix(), exec_program(f, &cfg)));
+    let exec_progs = exec::Flavour::ALL.map(|f| (f.prefix(), exec_program(f, Tier::Raw, &cfg)));
     let mut hooks = [
         ("tp_btf", exec_progs[0].1.hook()),
         ("raw_tp", exec_progs[1].1.hook()),
@@ -291,6 +323,11 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
     let (xdp_prog, xdp_iface) = xdp_program(args.iface.as_deref());
 
     let exec_hook = exec_progs.iter().find(|(_, p)| p.attaches).map(|(n, _)| *n);
+    let failed_hooks = failed_tiers(&exec_progs, &cfg);
+    let failed_hook = failed_hooks
+        .iter()
+        .find(|(_, p)| p.attaches)
+        .map(|(t, _)| t.name());
     // exec's reason and fix when no flavour works: the last flavour's (the
     // fallback), with what a refused program needs if it is known.
     let (_, last) = &exec_progs[1];
@@ -349,7 +386,9 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
         "xdp_loads": xdp_prog.loads,
         "xdp_attach": xdp_iface,
         "programs": programs,
-        "exec": {"hook": exec_hook, "can_run": exec.can_run, "reason": exec.reason, "fix": exec.fix},
+        "failed_hooks": failed_hooks.iter().map(|(t, p)| (t.name().to_string(), to_value(p)))
+            .collect::<serde_json::Map<_, _>>(),
+        "exec": {"hook": exec_hook, "failed_hook": failed_hook, "can_run": exec.can_run, "reason": exec.reason, "fix": exec.fix},
         "xdp": xdp,
     });
     crate::output::print_json(&report)?;

@@ -123,7 +123,8 @@ fn failed_exec_args_size_is_measured_past_the_caps_or_null() {
 
 #[test]
 fn ia32_syscalls_are_told_from_native_ones() {
-    let mut t = Tracer::start(&["exec", "--failed"]);
+    // The raw tier: the syscall tracepoints do not see 32-bit calls.
+    let mut t = Tracer::start(&["exec", "--failed", "--failed-hook", "raw"]);
 
     // i386's syscall 59 is not execve: registers dressed up as a native
     // execve("/fake/MARKER") must not become an exec record.
@@ -198,7 +199,15 @@ fn execs_not_followed_for_a_full_table_of_execs_in_progress_are_counted() {
 /// else's on this busy machine): the next failed exec is counted. True if the
 /// helper's execve held the slot.
 fn full_table_of_execs_in_progress() -> bool {
-    let t = Tracer::start(&["exec", "--failed", "--table-size", "1"]);
+    // A tier with a table of execs in progress (fexit has none).
+    let t = Tracer::start(&[
+        "exec",
+        "--failed",
+        "--failed-hook",
+        "raw",
+        "--table-size",
+        "1",
+    ]);
     let mut stuck = Command::new(helper())
         .arg("stuck-exec")
         .stdin(Stdio::piped())

@@ -68,7 +68,8 @@ fn check_names_the_capability_that_is_missing() {
     let v = check_without(&["dac_read_search"]);
     assert_eq!(
         v["exec"],
-        serde_json::json!({"hook": v["exec"]["hook"], "can_run": true, "reason": null, "fix": null}),
+        serde_json::json!({"hook": v["exec"]["hook"], "failed_hook": v["exec"]["failed_hook"],
+                           "can_run": true, "reason": null, "fix": null}),
         "{v}"
     );
     assert!(v["exec"]["hook"].is_string(), "{v}");

@@ -5,6 +5,7 @@ use clap::Args;
 use super::common::Common;
 use super::values::{decimal, parse_count, parse_size};
 // The kernel filters' sizes, from bpf/exec.h through the skeleton.
+use crate::exec::failed_hook::FailedHook;
 use crate::exec::skel::{
     ARGV_MAX_LEN, COMM_LEN, MAX_CGROUP_FILTERS, MAX_COMM_FILTERS, MAX_UID_FILTERS,
 };
@@ -37,6 +38,16 @@ pub struct ExecArgs {
     /// Also print execve/execveat calls that failed (ret < 0, with `error`)
     #[arg(long)]
     pub failed: bool,
+
+    /// Which hooks see failed execs: `auto` takes the cheapest this kernel
+    /// loads, in this order: `fexit` (on the execve/execveat implementations:
+    /// nothing runs on other syscalls), `tracepoint` (syscalls:sys_{enter,exit}_execve{,at};
+    /// tracefs is mounted privately for their ids if need be; blind to 32-bit
+    /// processes), `raw` (sys_enter/sys_exit: a program on every syscall of the
+    /// host). A tier that cannot load exits 4
+    #[arg(long, value_name = "HOOK", value_enum, default_value_t = FailedHook::Auto,
+          requires = "failed")]
+    pub failed_hook: FailedHook,
 
     /// Only processes of this real uid (repeatable, up to 64; filtered in the kernel)
     #[arg(long, value_name = "UID", value_parser = parse_uid)]

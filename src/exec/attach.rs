@@ -1,6 +1,7 @@
 //! Loads the exec programs and attaches them, choosing a flavour of hook this
 //! kernel supports: tp_btf (BTF-typed tracepoints, 5.5+), then raw_tp (4.17+).
-//! Neither needs kprobes, fentry or a mounted tracefs.
+//! Neither needs kprobes, fentry or a mounted tracefs. `--failed` adds the
+//! cheapest tier of hooks that loads ([`failed_hook`]).
 
 use std::fs::File;
 use std::mem::MaybeUninit;
@@ -9,6 +10,9 @@ use std::os::fd::AsRawFd;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 
+use super::failed_hook::{
+    self, attach_tracepoint, prepare, strip_privilege, FailedHook, Prepared, Tier,
+};
 use super::skel::{ExecSkel, ExecSkelBuilder, OpenExecSkel};
 use crate::error::Error;
 use crate::kernel;
@@ -38,6 +42,8 @@ pub struct Config {
     pub ringbuf_size: u32,
     pub exits: bool,
     pub failed: bool,
+    /// With `failed`: which tier of hooks sees failed execs.
+    pub failed_hook: FailedHook,
     pub uids: Vec<u32>,
     pub euids: Vec<u32>,
     pub pids: Vec<u32>,
@@ -52,6 +58,8 @@ pub struct Attached<'obj> {
     pub skel: ExecSkel<'obj>,
     /// The hooks in use, e.g. "tp_btf/sched_process_exec".
     pub hooks: Vec<String>,
+    /// With --failed: the tier in use.
+    pub tier: Option<Tier>,
     _links: Vec<Link>,
 }
 
@@ -65,15 +73,16 @@ fn tracepoints(cfg: &Config) -> Vec<&'static str> {
     if !cfg.pids.is_empty() {
         tps.push("sched_process_fork");
     }
-    if cfg.failed {
-        tps.extend(["sys_enter", "sys_exit"]);
-    }
     tps
 }
 
-/// Tries each flavour in turn, each in its own object storage.
+/// Object storage for each (flavour, tier) exec may try.
+pub const SLOTS: usize = Flavour::ALL.len() * Tier::ALL.len();
+
+/// Tries each flavour in turn, and with --failed each tier of failed-exec
+/// hooks the choice allows, each attempt in its own object storage.
 pub fn load_and_attach<'obj>(
-    objs: &'obj mut [MaybeUninit<OpenObject>; 2],
+    objs: &'obj mut [MaybeUninit<OpenObject>; SLOTS],
     cfg: &Config,
 ) -> Result<Attached<'obj>, Error> {
     if !kernel::has_btf() {
@@ -83,29 +92,94 @@ pub fn load_and_attach<'obj>(
                 .into(),
         ));
     }
-    let [a, b] = objs;
-    let first = match try_flavour(a, Flavour::TpBtf, cfg) {
-        Ok(att) => return Ok(att),
-        Err(e) => e,
+    let tiers: Vec<Option<Tier>> = if cfg.failed {
+        cfg.failed_hook.tiers().iter().copied().map(Some).collect()
+    } else {
+        vec![None]
     };
-    if matches!(first, Error::Privilege(_)) {
-        return Err(first);
+    let forced = cfg.failed && cfg.failed_hook != FailedHook::Auto;
+    let mut slots = objs.iter_mut();
+    let mut flavour_errors = Vec::new();
+    for flavour in Flavour::ALL {
+        let mut last = None;
+        for (i, tier) in tiers.iter().enumerate() {
+            let slot = slots.next().expect("a slot per attempt");
+            let err = match prepare(*tier).and_then(|p| try_flavour(slot, flavour, *tier, &p, cfg))
+            {
+                Ok(att) => {
+                    announce(&att);
+                    return Ok(att);
+                }
+                Err(e) => e,
+            };
+            let Some(t) = tier.filter(|t| *t != Tier::Raw) else {
+                last = Some(err);
+                break;
+            };
+            // fexit's or the tracepoints' own failure (fexit refused reads as
+            // EPERM even to root): the next tier may do, a forced one is a
+            // kernel feature missing.
+            let msg = format!("--failed-hook {}: {}", t.name(), strip_privilege(err));
+            if forced {
+                last = Some(Error::Kernel(format!(
+                    "{msg}; --failed-hook auto takes the cheapest tier that loads"
+                )));
+                break;
+            }
+            if let Some(next) = tiers.get(i + 1).copied().flatten() {
+                eprintln!(
+                    "ebpf-jsonl: exec: {} unavailable ({msg}); trying {}",
+                    t.describe(),
+                    next.describe()
+                );
+            }
+        }
+        let Some(e) = last else { continue };
+        if matches!(e, Error::Privilege(_)) {
+            return Err(e);
+        }
+        // A forced fexit or tracepoint tier is retried with raw_tp quietly:
+        // its error is the tier's, most likely, and says so once.
+        let forced_tier = forced && tiers[0] != Some(Tier::Raw);
+        if flavour == Flavour::TpBtf && !forced_tier {
+            eprintln!("ebpf-jsonl: exec: tp_btf hooks unavailable ({e}); trying raw_tp");
+        }
+        if forced_tier && flavour == Flavour::RawTp {
+            return Err(e);
+        }
+        flavour_errors.push(format!("{}: {e}", flavour.prefix()));
     }
-    eprintln!("ebpf-jsonl: exec: tp_btf hooks unavailable ({first}); trying raw_tp");
-    try_flavour(b, Flavour::RawTp, cfg).map_err(|second| match second {
-        Error::Privilege(_) => second,
-        _ => Error::Kernel(format!(
-            "no exec hook works on this kernel: tp_btf: {first}; raw_tp: {second} \
-             (ebpf-jsonl needs BTF and BPF ring buffers, Linux 5.8 or newer)"
-        )),
-    })
+    Err(Error::Kernel(format!(
+        "no exec hook works on this kernel: {} \
+         (ebpf-jsonl needs BTF and BPF ring buffers, Linux 5.8 or newer)",
+        flavour_errors.join("; ")
+    )))
+}
+
+/// stderr's word on the failed-exec tier in use: its cost, what it misses.
+fn announce(att: &Attached<'_>) {
+    match att.tier {
+        Some(Tier::Raw) => eprintln!(
+            "ebpf-jsonl: exec: --failed uses raw sys_enter/sys_exit: every syscall on the host \
+             runs a BPF program (a few ns each)"
+        ),
+        Some(Tier::Tracepoint) if failed_hook::has_compat_execve() => eprintln!(
+            "ebpf-jsonl: exec: --failed uses the syscall tracepoints, which do not see 32-bit \
+             processes' execs; --failed-hook raw sees them"
+        ),
+        _ => {}
+    }
 }
 
 /// Loads and attaches the programs of one flavour that `cfg` asks for,
 /// exactly as exec does, then lets them go (for `check`): the hooks in use.
-pub fn try_one(flavour: Flavour, cfg: &Config) -> Result<Vec<String>, Error> {
+/// With `cfg.failed`, `tier` says which failed-exec hooks.
+pub fn try_one(flavour: Flavour, tier: Option<Tier>, cfg: &Config) -> Result<Vec<String>, Error> {
     let mut obj = MaybeUninit::uninit();
-    try_flavour(&mut obj, flavour, cfg).map(|att| att.hooks)
+    let tier = tier.filter(|_| cfg.failed);
+    prepare(tier)
+        .and_then(|p| try_flavour(&mut obj, flavour, tier, &p, cfg))
+        .map(|att| att.hooks)
 }
 
 fn open<'obj>(
@@ -164,35 +238,74 @@ fn open<'obj>(
     Ok(open)
 }
 
+/// Whether a program of `section` is one `flavour` and `tier` need, given
+/// the tracepoints `tps` the exec hooks need (fexit's: those given a target).
+fn wanted(section: &str, flavour: Flavour, tier: Option<Tier>, tps: &[&str]) -> bool {
+    let (prefix, tp) = section.split_once('/').unwrap_or((section, ""));
+    let ours = prefix == flavour.prefix();
+    match tier {
+        Some(Tier::Raw) if ours && (tp == "sys_enter" || tp == "sys_exit") => true,
+        Some(Tier::Tracepoint) if prefix == "tracepoint" => true,
+        _ => ours && tps.contains(&tp),
+    }
+}
+
 fn try_flavour<'obj>(
     obj: &'obj mut MaybeUninit<OpenObject>,
     flavour: Flavour,
+    tier: Option<Tier>,
+    prepared: &Prepared,
     cfg: &Config,
 ) -> Result<Attached<'obj>, Error> {
     kernel::clear_libbpf_log();
     let mut open = open(obj, cfg)?;
     let tps = tracepoints(cfg);
+    let fexit = match prepared {
+        Prepared::Fexit(t) => t.as_slice(),
+        _ => &[],
+    };
     for mut prog in open.open_object_mut().progs_mut() {
         let section = prog.section().to_string_lossy().into_owned();
-        let wanted = section
-            .split_once('/')
-            .is_some_and(|(p, tp)| p == flavour.prefix() && tps.contains(&tp));
-        prog.set_autoload(wanted);
+        let name = prog.name().to_string_lossy().into_owned();
+        let target = fexit.iter().find(|(p, _)| *p == name).map(|(_, t)| *t);
+        if let Some(t) = target {
+            prog.set_attach_target(0, Some(t.to_string()))
+                .map_err(|e| Error::Kernel(format!("setting fexit's target {t}: {e}")))?;
+        }
+        prog.set_autoload(target.is_some() || wanted(&section, flavour, tier, &tps));
     }
-    let skel = open
-        .load()
-        .map_err(|e| kernel::bpf_error(&format!("loading {} programs", flavour.prefix()), &e))?;
+    let what = match tier {
+        Some(t) => format!(
+            "loading {} programs (--failed: {})",
+            flavour.prefix(),
+            t.name()
+        ),
+        None => format!("loading {} programs", flavour.prefix()),
+    };
+    let skel = open.load().map_err(|e| kernel::bpf_error(&what, &e))?;
     fill_filters(&skel, cfg)?;
 
     let mut progs: Vec<_> = skel.object().progs_mut().filter(|p| p.autoload()).collect();
-    let hooks: Vec<String> = progs
-        .iter()
-        .map(|p| p.section().to_string_lossy().into_owned())
-        .collect();
+    // A hook's name: its section, with fexit's target ("fexit/__x64_sys_execve").
+    let hook = |p: &libbpf_rs::ProgramMut<'_>| {
+        let section = p.section().to_string_lossy().into_owned();
+        let name = p.name().to_string_lossy().into_owned();
+        match fexit.iter().find(|(p, _)| *p == name) {
+            Some((_, t)) => format!("{section}/{t}"),
+            None => section,
+        }
+    };
+    let hooks: Vec<String> = progs.iter().map(hook).collect();
     // Each hook that forgets map entries attaches before the ones that make
     // them (free before exit before exec and fork, sys_exit before
     // sys_enter), so no entry made while the others attach stays for good.
-    const FORGET_FIRST: [&str; 3] = ["sched_process_free", "sched_process_exit", "sys_exit"];
+    const FORGET_FIRST: [&str; 5] = [
+        "sched_process_free",
+        "sched_process_exit",
+        "sys_exit",
+        "syscalls/sys_exit_execve",
+        "syscalls/sys_exit_execveat",
+    ];
     progs.sort_by_key(|p| {
         let section = p.section().to_string_lossy().into_owned();
         let tp = section.split_once('/').map_or("", |(_, tp)| tp).to_string();
@@ -203,15 +316,21 @@ fn try_flavour<'obj>(
     });
     let mut links = Vec::new();
     for prog in progs {
-        let section = prog.section().to_string_lossy().into_owned();
-        let link = prog
-            .attach()
-            .map_err(|e| kernel::bpf_error(&format!("attaching {section}"), &e))?;
+        let name = hook(&prog);
+        let link = match prepared {
+            Prepared::Tracepoint(ids) if name.starts_with("tracepoint/") => {
+                attach_tracepoint(&prog, &name, ids)
+            }
+            _ => prog
+                .attach()
+                .map_err(|e| kernel::bpf_error(&format!("attaching {name}"), &e)),
+        }?;
         links.push(link);
     }
     Ok(Attached {
         skel,
         hooks,
+        tier,
         _links: links,
     })
 }

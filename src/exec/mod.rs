@@ -4,6 +4,7 @@
 pub(crate) mod attach;
 pub(crate) mod cgroup;
 pub mod decode;
+pub mod failed_hook;
 pub mod skel;
 
 use std::cell::RefCell;
@@ -43,6 +44,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         ringbuf_size: args.ringbuf_size,
         exits: args.exits,
         failed: args.failed,
+        failed_hook: args.failed_hook,
         uids: args.uid.clone(),
         euids: args.euid.clone(),
         pids: args.pid.clone(),
@@ -50,7 +52,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         cgroups,
         table_size: args.table_size,
     };
-    let mut objs = [MaybeUninit::uninit(), MaybeUninit::uninit()];
+    let mut objs = [const { MaybeUninit::uninit() }; attach::SLOTS];
     let mut att = attach::load_and_attach(&mut objs, &cfg)?;
 
     // SAFETY: bss_data is the mmap of the loaded object's .bss, alive as long

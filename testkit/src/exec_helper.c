@@ -3,6 +3,7 @@
  *                                 registers pointing at a fake "/fake/MARKER" exec
  *   int80 execve PATH ARGS...     ia32 execve (11) through int $0x80
  *   int80 execveat DIR NAME ARGS... ia32 execveat (358), relative to DIR
+ *   execveat DIR NAME ARGS...     native execveat, relative to DIR; prints -errno
  *   threads N CODE                N threads named "worker" and the leader all
  *                                 leave at once with SYS_exit (the leader's CODE)
  *   leader-first N CODE           the leader leaves first (CODE), then the workers
@@ -11,6 +12,7 @@
  *                                 "stuck" on stdout says it waits; then it fails
  * 64-bit code: the ia32 calls use buffers below 4 GiB (MAP_32BIT). */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -196,6 +198,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		printf("%ld\n", r);
+		return 0;
+	}
+	if (argc >= 5 && !strcmp(argv[1], "execveat")) {
+		int dir = open(argv[2], O_RDONLY | O_DIRECTORY);
+		if (dir < 0)
+			return 102;
+		long r = syscall(SYS_execveat, dir, argv[3], argv + 4, NULL, 0);
+		printf("%ld\n", r < 0 ? -(long)errno : r);
 		return 0;
 	}
 	if (argc == 4 && (!strcmp(argv[1], "threads") || !strcmp(argv[1], "leader-first"))) {

@@ -117,6 +117,11 @@ else
     report cgroup FAIL "exec did not attach"
 fi
 
+# The tier `exec --failed` must choose: fexit, but on 5.10, whose BTF types __x64_sys_execveat's
+# `struct pt_regs *` as a forward declaration the verifier will not let fexit read: the syscall
+# tracepoints there (and stderr must say why).
+want_tier=fexit
+case $(uname -r) in 5.10.*) want_tier=tracepoint ;; esac
 # 4. exec --exits --failed: the exit record of a marker (exit code 7, paired by exec_id) and a
 # failed exec (ENOENT) of a marker path.
 ebpf-jsonl exec -v --exits --failed >$T/ef.out 2>$T/ef.err &
@@ -139,16 +144,51 @@ if wait_for $T/ef.err ': attached' $pid; then
     else
         report exits FAIL "$json; want an exit (code 7) paired with the exec of bash -c 'exit 7' $M-exit; got: $(jq -c -s "[.[] | select(.comm == \"bash\")]" $T/ef.out 2>/dev/null | cut -c1-240)"
     fi
+    # --failed's tier: fexit on Debian's kernels (x86: __x64_sys_execve; arm64: __arm64_sys_execve)
+    tier=$(grep -m1 ': attached' $T/ef.err | grep -E -o 'fexit/__[a-z0-9_]*sys_execve|tracepoint/syscalls|sys_enter' | head -n 1)
     if [ $rc = 0 ] && [ "$(jq -s "[.[] | select($want_fail)] | length" $T/ef.out 2>/dev/null)" = 1 ]; then
-        report failed PASS "ENOENT"
+        case $tier in
+        "$want_tier"*)
+            failed_auto=PASS; failed_detail="ENOENT through $tier"
+            if [ $want_tier = tracepoint ] && ! grep -q 'fexit.*forward declaration' $T/ef.err; then
+                failed_auto=FAIL; failed_detail="$failed_detail, but stderr does not say why not fexit"
+            fi ;;
+        *) failed_auto=FAIL; failed_detail="auto chose ${tier:-?}, not $want_tier: $(grep -m1 'unavailable' $T/ef.err | cut -c1-300)" ;;
+        esac
     else
-        report failed FAIL "$json; want one failed exec (ENOENT) of /nonexistent/$M-failed; got: $(jq -c -s "[.[] | select(.ret != 0)]" $T/ef.out 2>/dev/null | cut -c1-240)"
+        failed_auto=FAIL
+        failed_detail="$json; want one failed exec (ENOENT) of /nonexistent/$M-failed; got: $(jq -c -s "[.[] | select(.ret != 0)]" $T/ef.out 2>/dev/null | cut -c1-240)"
     fi
 else
     collect ef
     report exits FAIL "exec --exits --failed did not attach (exit $rc): $(first_err $T/ef.err)"
-    report failed FAIL "exec --exits --failed did not attach"
+    failed_auto=FAIL; failed_detail="exec --exits --failed did not attach"
 fi
+# 4a. --failed-hook tracepoint and raw, forced: the same failed exec record as fexit's (but for
+# its time); the tracepoint tier mounts tracefs privately (the guest has none mounted) and
+# leaves /proc/mounts as it was.
+for h in tracepoint raw; do
+    ebpf-jsonl exec -v --failed --failed-hook $h >$T/f$h.out 2>$T/f$h.err &
+    pid=$!
+    if ! wait_for $T/f$h.err ': attached' $pid; then
+        collect f$h
+        failed_auto=FAIL; failed_detail="$failed_detail; --failed-hook $h did not attach (exit $rc): $(first_err $T/f$h.err)"
+        continue
+    fi
+    /bin/busybox env "/nonexistent/$M-failed-$h" x 2>/dev/null
+    want_h='.type == "exec" and .ret == -2 and .error == "ENOENT" and .filename == "/nonexistent/'$M-failed-$h'"
+            and .args == ["/nonexistent/'$M-failed-$h'", "x"]'
+    wait_jq $T/f$h.out "any(.[]; $want_h)"
+    collect f$h
+    if [ $rc = 0 ] && [ "$(jq -s "[.[] | select($want_h)] | length" $T/f$h.out 2>/dev/null)" = 1 ] \
+        && ! grep -q tracefs /proc/mounts; then
+        failed_detail="$failed_detail; $h forced: same"
+    else
+        failed_auto=FAIL
+        failed_detail="$failed_detail; --failed-hook $h: exit $rc, want one failed exec of /nonexistent/$M-failed-$h (and no tracefs in /proc/mounts: $(grep -c tracefs /proc/mounts)); got: $(jq -c -s "[.[] | select(.ret != 0)]" $T/f$h.out 2>/dev/null | cut -c1-200)"
+    fi
+done
+report failed $failed_auto "$failed_detail"
 
 # 4b. The largest caps (--max-args 1024 --max-argv-bytes 64K) with --failed: the programs the
 # verifier finds hardest load, and a failed exec keeps the exact prefix of an argument the byte
@@ -215,11 +255,14 @@ ebpf-jsonl check >$T/check.json 2>$T/check.err
 rc=$?
 dump $T/check.json $T/check.err
 want_rc=1; [ $exec_ok = true ] && [ $xdp_ok = true ] && want_rc=0
-# shellcheck disable=SC2016 # $e and $x are jq's variables
+# shellcheck disable=SC2016 # $e, $x, $f and $w are jq's variables
 agree='.exec.can_run == $e and .xdp.can_run == $x
-       and all(.exec, .xdp; .can_run or (.fix | test("Linux [0-9]+[.][0-9]+")))'
-detail="exit $rc; exec.hook=$(jq -r .exec.hook $T/check.json 2>/dev/null) exec.can_run=$(jq -r .exec.can_run $T/check.json 2>/dev/null) (suites: $exec_ok) xdp.can_run=$(jq -r .xdp.can_run $T/check.json 2>/dev/null) (suite: $xdp_ok) xdp.fix=$(jq -r .xdp.fix $T/check.json 2>/dev/null) xdp.flavour=$(jq -r .programs.xdp.flavour $T/check.json 2>/dev/null)"
-if [ $rc = $want_rc ] && jq -e --argjson e $exec_ok --argjson x $xdp_ok "$agree" $T/check.json >/dev/null 2>&1; then
+       and all(.exec, .xdp; .can_run or (.fix | test("Linux [0-9]+[.][0-9]+")))
+       and (($f | not) or (.exec.failed_hook == $w
+                            and all(.failed_hooks | to_entries[] | select(.key != "fexit" or $w == "fexit"); .value.attaches)))'
+detail="exit $rc; exec.hook=$(jq -r .exec.hook $T/check.json 2>/dev/null) exec.failed_hook=$(jq -r .exec.failed_hook $T/check.json 2>/dev/null) exec.can_run=$(jq -r .exec.can_run $T/check.json 2>/dev/null) (suites: $exec_ok) xdp.can_run=$(jq -r .xdp.can_run $T/check.json 2>/dev/null) (suite: $xdp_ok) xdp.fix=$(jq -r .xdp.fix $T/check.json 2>/dev/null) xdp.flavour=$(jq -r .programs.xdp.flavour $T/check.json 2>/dev/null)"
+failed_ok=false; passed failed && failed_ok=true
+if [ $rc = $want_rc ] && jq -e --argjson e $exec_ok --argjson x $xdp_ok --argjson f $failed_ok --arg w $want_tier "$agree" $T/check.json >/dev/null 2>&1; then
     report check PASS "$detail"
 else
     report check FAIL "$detail $(first_err $T/check.err)"
