@@ -4,6 +4,7 @@
 pub(crate) mod attach;
 pub(crate) mod cgroup;
 pub mod decode;
+pub(crate) mod names;
 pub mod skel;
 
 use std::cell::RefCell;
