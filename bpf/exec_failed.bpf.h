@@ -144,7 +144,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	if (n < 0)
 		n = 0;
 	e->h.filename_len = n;
-	submit(e, n + len);
+	submit(e, n + len, NULL);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 //! The "names, innermost first" sections that trail an exec event (struct
-//! exec_names in bpf/exec.h), such as the cgroup's kernfs names: one parser
-//! and one way to print them as a path.
+//! exec_names in bpf/exec.h): the cgroup's kernfs names, the cwd's and the
+//! exe's dentry names. One parser and one way to print them as a path.
 
 use super::skel::types::{exec_names, names_flag};
 
@@ -10,10 +10,17 @@ const SECTION_HDR: usize = size_of::<exec_names>();
 // exec_names.flags bits (enum names_flag in bpf/exec.h), as the u8 the field is.
 pub const NAMES_F_CUT: u8 = names_flag::NAMES_F_CUT.0 as u8;
 pub const NAMES_F_SENT: u8 = names_flag::NAMES_F_SENT.0 as u8;
+pub const NAMES_F_DELETED: u8 = names_flag::NAMES_F_DELETED.0 as u8;
+pub const NAMES_F_UNREACHABLE: u8 = names_flag::NAMES_F_UNREACHABLE.0 as u8;
+pub const NAMES_F_NOLINK: u8 = names_flag::NAMES_F_NOLINK.0 as u8;
 
 /// What a path cut to its innermost levels starts with: never `/`, so it
 /// cannot pass for an absolute path.
 pub const CUT_MARK: &str = "…";
+/// The kernel's suffix for an unlinked path (d_path, readlink /proc/PID/cwd).
+const DELETED: &[u8] = b" (deleted)";
+/// getcwd()'s prefix for a path outside the task's root.
+const UNREACHABLE: &[u8] = b"(unreachable)";
 
 // SAFETY: exec_names is plain old data generated from BTF (four bytes).
 unsafe impl plain::Plain for exec_names {}
@@ -39,6 +46,11 @@ impl<'a> Names<'a> {
         })
     }
 
+    /// Bytes the section takes, header included: where the next one starts.
+    pub fn size(&self) -> usize {
+        SECTION_HDR + self.names.len()
+    }
+
     pub fn has(&self, flag: u8) -> bool {
         self.flags & flag != 0
     }
@@ -49,11 +61,15 @@ impl<'a> Names<'a> {
     }
 
     /// `/outer/…/inner` (`/` with no names), as raw bytes: a path whose
-    /// outermost levels were cut starts with `…` (`…/mid/inner`).
+    /// outermost levels were cut starts with `…` (`…/mid/inner`); a path the
+    /// walk found outside the task's root with `(unreachable)`, as getcwd()
+    /// has it; an unlinked one ends in ` (deleted)`, as d_path() has it.
     pub fn path(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.names.len() + 24);
         if self.cut() {
             out.extend_from_slice(CUT_MARK.as_bytes());
+        } else if self.has(NAMES_F_UNREACHABLE) {
+            out.extend_from_slice(UNREACHABLE);
         }
         let names = self.names.strip_suffix(&[0]).unwrap_or(self.names);
         if !names.is_empty() {
@@ -64,8 +80,26 @@ impl<'a> Names<'a> {
         } else if !self.cut() {
             out.push(b'/');
         }
+        if self.has(NAMES_F_DELETED) {
+            out.extend_from_slice(DELETED);
+        }
         out
     }
+
+    /// [`path`](Self::path), or None when not even one name could be read.
+    pub fn known_path(&self) -> Option<Vec<u8>> {
+        (!self.cut() || self.depth > 0).then(|| self.path())
+    }
+}
+
+/// The sections of an event's trailer, one after the other; ends at the
+/// first that does not parse.
+pub fn sections(mut b: &[u8]) -> impl Iterator<Item = Names<'_>> {
+    std::iter::from_fn(move || {
+        let n = Names::parse(b)?;
+        b = &b[n.size()..];
+        Some(n)
+    })
 }
 
 /// A section as the kernel writes it (for tests).

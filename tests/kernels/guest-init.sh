@@ -87,10 +87,12 @@ pid=$!
 if wait_for $T/exec.err ': attached' $pid; then
     /bin/true "$M-exec" "a b" ""
     bash -c 'echo $$ >"$1/cgroup.procs" && exec /bin/true "$2"' sh "$CG" "$M-cg"
+    mkdir -p "/tmp/$M-dir" && (cd "/tmp/$M-dir" && exec /bin/true "$M-paths")
     want_exec='.type == "exec" and .filename == "/bin/true" and .comm == "true" and .ret == 0 and .error == null
                and .args == ["/bin/true", "'$M-exec'", "a b", ""] and .args_truncated == false'
     want_cg='.type == "exec" and .args == ["/bin/true", "'$M-cg'"]'
-    wait_jq $T/exec.out "any(.[]; $want_exec) and any(.[]; $want_cg)"
+    want_paths='.type == "exec" and .args == ["/bin/true", "'$M-paths'"]'
+    wait_jq $T/exec.out "any(.[]; $want_exec) and any(.[]; $want_cg) and any(.[]; $want_paths)"
     collect exec
     json="exit $rc"; all_json $T/exec.out || json="stdout is not all JSON"
     if [ $rc = 0 ] && all_json $T/exec.out && [ "$(jq -s "[.[] | select($want_exec)] | length" $T/exec.out)" = 1 ]; then
@@ -104,10 +106,19 @@ if wait_for $T/exec.err ': attached' $pid; then
     else
         report cgroup FAIL "want [{cgroup: /$M/inner, cgroup_id: $cgid}], got $got"
     fi
+    # cwd across the /tmp mount, exe through the /bin/true symlink
+    got=$(jq -c -s "[.[] | select($want_paths) | {cwd, exe, fileless}]" $T/exec.out 2>/dev/null)
+    want="[{\"cwd\":\"/tmp/$M-dir\",\"exe\":\"$(readlink -f /bin/true)\",\"fileless\":false}]"
+    if [ "$got" = "$want" ]; then
+        report paths PASS "cwd /tmp/$M-dir, exe $(readlink -f /bin/true)"
+    else
+        report paths FAIL "want $want, got $got"
+    fi
 else
     collect exec
     report exec FAIL "did not attach (exit $rc): $(first_err $T/exec.err)"
     report cgroup FAIL "exec did not attach"
+    report paths FAIL "exec did not attach"
 fi
 
 # 4. exec --exits --failed: the exit record of a marker (exit code 7, paired by exec_id) and a
@@ -116,10 +127,10 @@ ebpf-jsonl exec -v --exits --failed >$T/ef.out 2>$T/ef.err &
 pid=$!
 if wait_for $T/ef.err ': attached' $pid; then
     /bin/bash -c 'exit 7' "$M-exit"
-    /bin/busybox env "/nonexistent/$M-failed" x 2>/dev/null
+    (cd /tmp && /bin/busybox env "/nonexistent/$M-failed" x 2>/dev/null)
     want_ex='.type == "exec" and .args == ["/bin/bash", "-c", "exit 7", "'$M-exit'"]'
     want_fail='.type == "exec" and .ret == -2 and .error == "ENOENT" and .filename == "/nonexistent/'$M-failed'"
-               and .args == ["/nonexistent/'$M-failed'", "x"]'
+               and .args == ["/nonexistent/'$M-failed'", "x"] and .cwd == "/tmp" and .exe == null'
     # shellcheck disable=SC2016 # $all, $ids and $e are jq's variables, not the shell's
     want_exit='. as $all | [$all[] | select('"$want_ex"') | .exec_id] as $ids
                | any($all[]; .type == "exit" and (.exec_id as $e | $ids | index([$e]))
