@@ -14,7 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::exec_helper::execveat;
+use common::exec_helper::{execveat, write_program};
 use common::{marker, run, Tracer};
 use serde_json::Value;
 
@@ -130,6 +130,14 @@ fn exe_through_a_symlink_is_its_target() {
     let v = t.exec_with(&m);
     assert_eq!(v["filename"], link.to_str().unwrap(), "as passed: {v}");
     assert_eq!(v["exe"], real("/bin/true").as_str(), "{v}");
+
+    // A #! script: what runs is its interpreter, as /proc/PID/exe says.
+    let script = write_program(dir.path(), "script", "#!/bin/sh\n", 0o755);
+    let m = marker("script");
+    run(Command::new(&script).arg(&m));
+    let v = t.exec_with(&m);
+    assert_eq!(v["filename"], script.to_str().unwrap());
+    assert_eq!(v["exe"], real("/bin/sh").as_str(), "{v}");
 }
 
 #[test]
