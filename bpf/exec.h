@@ -89,7 +89,7 @@ enum names_limit {
 	NAMES_MAX = 4096, /* bytes of names a section carries */
 	NAME_ROOM = 256, /* NAME_MAX + NUL: the longest name of a level */
 	CGROUP_DEPTH_MAX = 32, /* levels a cgroup walk takes */
-	PATH_DEPTH_MAX = 64, /* levels a cwd or exe walk takes */
+	PATH_DEPTH_MAX = 32, /* levels a cwd or exe walk takes */
 };
 /* exec_names.flags */
 enum names_flag {

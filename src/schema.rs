@@ -126,7 +126,7 @@ pub fn of(kind: &str) -> Option<Value> {
                         "absolute working directory at the exec, resolved in the kernel \
                          relative to the process's own root (as its getcwd() has it): \
                          \" (deleted)\" appended for a removed directory, \"(unreachable)\" \
-                         prepended for one outside its root; deeper than 64 levels or longer \
+                         prepended for one outside its root; deeper than 32 levels or longer \
                          than 4 KiB of names, its innermost components behind …/ \
                          (\"…/a/b\"); null if not even one name could be read",
                     ),
