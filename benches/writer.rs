@@ -14,7 +14,7 @@ use ebpf_jsonl::error::Error;
 use ebpf_jsonl::output::{self, FileSink};
 use ebpf_jsonl::pipeline;
 use ebpf_jsonl::record::{
-    Comm, ExecId, ExecRecord, ExecText, FlowRecord, Identity, IpProto, Record,
+    Comm, ExecId, ExecPaths, ExecRecord, ExecText, FlowRecord, Identity, IpProto, Record,
 };
 use ebpf_jsonl_testkit::stats::median;
 
@@ -65,6 +65,11 @@ fn exec(i: u64) -> Record {
         text: ExecText::new(b"/usr/bin/curl", args.as_bytes()),
         args_truncated: false,
         args_size: Some(args.len() as u32),
+        paths: ExecPaths {
+            cwd: Some(b"/home/app/work".as_slice().into()),
+            exe: Some(b"/usr/bin/curl".as_slice().into()),
+            fileless: false,
+        },
         ret: 0,
         error: None,
         exec_id: ExecId {

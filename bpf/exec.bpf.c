@@ -185,12 +185,16 @@ static __always_inline struct exec_event *begin_event(struct task_struct *task, 
 }
 
 #include "exec_cgroup.bpf.h"
+#include "exec_path.bpf.h"
 
-static __always_inline void submit(struct exec_event *e, __u64 used)
+/* `exe`: the file a successful exec executed (NULL for other events). */
+static __always_inline void submit(struct exec_event *e, __u64 used, struct file *exe)
 {
 	bool names = false;
-	if (e->h.kind == EV_EXEC)
+	if (e->h.kind == EV_EXEC) {
 		used += append_cgroup(e, used, &names);
+		used += append_paths(e, used, exe);
+	}
 	__u64 total = offsetof(struct exec_event, data) + used;
 	if (total > sizeof(*e)) /* cannot happen: every length is bounded */
 		total = sizeof(*e);
@@ -248,7 +252,7 @@ static __always_inline int on_exec(struct task_struct *task, pid_t old_pid,
 	if (n < 0)
 		n = 0;
 	e->h.filename_len = n;
-	submit(e, n + len);
+	submit(e, n + len, BPF_CORE_READ(bprm, file));
 	return 0;
 }
 
@@ -299,7 +303,7 @@ static __always_inline int on_exit(struct task_struct *task)
 		e->h.exit_status = BPF_CORE_READ(task, signal, group_exit_code);
 	else
 		e->h.exit_status = BPF_CORE_READ(task, group_leader, exit_code);
-	submit(e, 0);
+	submit(e, 0, NULL);
 	return 0;
 }
 

@@ -71,32 +71,44 @@ struct exec_hdr {
 
 /* What goes into the ring buffer: the header, then `argv_len` bytes of
  * NUL-separated argv, then `filename_len` bytes of filename (NUL included),
- * then (exec events only) the cgroup section below. */
+ * then (exec events only) the sections below. */
 struct exec_event {
 	struct exec_hdr h;
 	/* room for the verifier's bounds on each argv element's offset and size */
 	char data[2 * ARGV_MAX_LEN + FILENAME_MAX_LEN];
 };
 
-/* The cgroup section, trailing an exec event: the kernel's own names of the
- * task's cgroup v2 and its ancestors, so the path needs neither the cgroup
- * to outlive the event nor CAP_DAC_READ_SEARCH in userspace. This header,
- * then `len` bytes: one NUL-terminated name per level, innermost first, the
- * root (which has no name) left out; the root cgroup itself has none.
- * Names whole in an event that reached the ring buffer are not sent again
- * for the same cgroup until userspace bumps `cgroup_epoch` (its cache of
- * names forgot): later events of that cgroup carry CGROUP_F_SENT instead. */
-enum cgroup_limit {
-	CGROUP_DEPTH_MAX = 32, /* levels walked */
-	CGROUP_NAMES_MAX = 4096, /* bytes of names carried */
-	CGROUP_NAME_ROOM = 256, /* NAME_MAX + NUL: the longest name of a level */
+/* The sections trailing an exec event (exec events only), each a "names,
+ * innermost first" section: this header, then `len` bytes: one
+ * NUL-terminated name per level, innermost first, walked up from a node at
+ * the event, the root (which has no name) left out. In order:
+ * - cgroup: the kernel's own names of the task's cgroup v2 and its ancestors
+ *   (kernfs), so the path needs neither the cgroup to outlive the event nor
+ *   CAP_DAC_READ_SEARCH in userspace; the root cgroup itself has none. Names
+ *   whole in an event that reached the ring buffer are not sent again for
+ *   the same cgroup until userspace bumps `cgroup_epoch` (its cache of names
+ *   forgot): later events of that cgroup carry NAMES_F_SENT instead.
+ * - cwd: the task's working directory (fs->pwd), up to the task's own root
+ *   (fs->root), across mount points (exec_path.bpf.h).
+ * - exe (successful execs only): the file executed (bprm->file), the same way.
+ * A walk stops at the root, or after CGROUP_DEPTH_MAX / PATH_DEPTH_MAX levels
+ * (a mount crossing is a level), or when the next name does not fit whole in
+ * NAMES_MAX bytes: then the outermost levels are missing (NAMES_F_CUT). */
+enum names_limit {
+	NAMES_MAX = 4096, /* bytes of names a section carries */
+	NAME_ROOM = 256, /* NAME_MAX + NUL: the longest name of a level */
+	CGROUP_DEPTH_MAX = 32, /* levels a cgroup walk takes */
+	PATH_DEPTH_MAX = 32, /* levels a cwd or exe walk takes */
 };
-/* exec_cgroup.flags */
-enum cgroup_flag {
-	CGROUP_F_CUT = 1, /* the outermost levels did not fit (or could not be read) */
-	CGROUP_F_SENT = 2, /* no names: an earlier event of this epoch carried them */
+/* exec_names.flags */
+enum names_flag {
+	NAMES_F_CUT = 1, /* the outermost levels did not fit (or could not be read) */
+	NAMES_F_SENT = 2, /* cgroup: no names, an earlier event of this epoch carried them */
+	NAMES_F_DELETED = 4, /* path: unlinked (d_unlinked), or a file of no filesystem tree */
+	NAMES_F_UNREACHABLE = 8, /* path: not below the task's root */
+	NAMES_F_NOLINK = 16, /* exe: the file has no link in any filesystem (i_nlink 0) */
 };
-struct exec_cgroup {
+struct exec_names {
 	__u8 len_lo; /* len = len_lo | len_hi << 8; bytes, so any offset will do */
 	__u8 len_hi;
 	__u8 depth; /* levels in the names */
@@ -125,9 +137,9 @@ struct exec_exports {
 	enum exec_limit limit;
 	enum exec_flag flag;
 	enum drop_slot drop;
-	enum cgroup_limit cgroup_limit;
-	enum cgroup_flag cgroup_flag;
-	struct exec_cgroup cgroup;
+	enum names_limit names_limit;
+	enum names_flag names_flag;
+	struct exec_names names;
 };
 
 #endif

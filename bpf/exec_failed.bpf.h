@@ -142,7 +142,7 @@ static __always_inline int report_failed(const struct exec_args *a, long ret)
 	if (n < 0)
 		n = 0;
 	e->h.filename_len = n;
-	submit(e, n + len);
+	submit(e, n + len, NULL);
 	return 0;
 }
 

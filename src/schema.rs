@@ -172,6 +172,33 @@ pub fn of(kind: &str) -> Option<Value> {
                                            included; null if a failed exec's could not be measured"}),
                 ),
                 (
+                    "cwd",
+                    nullable_string(
+                        "absolute working directory at the exec, resolved in the kernel \
+                         relative to the process's own root (as its getcwd() has it): \
+                         \" (deleted)\" appended for a removed directory, \"(unreachable)\" \
+                         prepended for one outside its root; deeper than 32 levels or longer \
+                         than 4 KiB of names, its innermost components behind …/ \
+                         (\"…/a/b\"); null if not even one name could be read",
+                    ),
+                ),
+                (
+                    "exe",
+                    nullable_string(
+                        "absolute path of the file the kernel executed (symlinks, \
+                         execveat(fd) and /proc/self/exe resolved; a script's interpreter), \
+                         in the same form as cwd; a memfd as \"/memfd:NAME (deleted)\"; \
+                         null for a failed exec",
+                    ),
+                ),
+                (
+                    "fileless",
+                    json!({"type": "boolean",
+                           "description": "the file executed has no link in any filesystem \
+                                           (a memfd, an O_TMPFILE file, a file deleted before \
+                                           the exec); false for a failed exec"}),
+                ),
+                (
                     "ret",
                     json!({"type": "integer", "maximum": 0,
                                "description": "0, or the negative errno of a failed exec"}),
@@ -206,6 +233,8 @@ pub fn of(kind: &str) -> Option<Value> {
                 comm_b64(),
                 ("parent_comm_b64", base64_string(&b64("parent_comm"))),
                 ("filename_b64", base64_string(&b64("filename"))),
+                ("cwd_b64", base64_string(&b64("cwd"))),
+                ("exe_b64", base64_string(&b64("exe"))),
                 (
                     "args_b64",
                     json!({"type": "array", "items": base64_string("one argv element's bytes"),

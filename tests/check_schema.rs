@@ -100,7 +100,7 @@ fn schema_is_draft_2020_12_for_every_type() {
         jsonschema::meta::validate(&one).expect("valid");
     }
     // The contract examples validate; a missing or extra field does not.
-    let exec = serde_json::json!({"type":"exec","timestamp":"2026-11-25T08:22:22.123456789Z","pid":3360,"tid":3360,"ppid":3359,"uid":0,"gid":0,"euid":0,"egid":0,"auid":null,"sessionid":null,"secureexec":false,"tty":null,"comm":"true","parent_comm":"sh","filename":"/bin/true","args":["/bin/true","a b",""],"args_truncated":false,"args_size":15,"ret":0,"error":null,"exec_id":"3360-81234567890","parent_exec_id":"3359-81234000000","cgroup_id":4242,"cgroup":"/","container_id":null,"mntns":4026531841u32,"pidns":4026531836u32});
+    let exec = serde_json::json!({"type":"exec","timestamp":"2026-11-25T08:22:22.123456789Z","pid":3360,"tid":3360,"ppid":3359,"uid":0,"gid":0,"euid":0,"egid":0,"auid":null,"sessionid":null,"secureexec":false,"tty":null,"comm":"true","parent_comm":"sh","filename":"/bin/true","args":["/bin/true","a b",""],"args_truncated":false,"args_size":15,"cwd":"/root","exe":"/usr/bin/true","fileless":false,"ret":0,"error":null,"exec_id":"3360-81234567890","parent_exec_id":"3359-81234000000","cgroup_id":4242,"cgroup":"/","container_id":null,"mntns":4026531841u32,"pidns":4026531836u32});
     common::validate(&exec);
     let v = jsonschema::draft202012::new(&all).unwrap();
     let mut extra = exec.clone();

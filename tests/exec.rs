@@ -3,12 +3,11 @@
 
 use ebpf_jsonl_testkit as common;
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use common::exec_helper::write_program;
+use common::exec_helper::{execveat, write_program};
 use common::{args_of, marker, run, Tracer};
 use serde::Deserialize;
 use serde_json::Value;
@@ -203,30 +202,6 @@ fn an_argument_padded_past_the_cap_still_shows_its_start() {
     assert!(script.starts_with(args[2].as_str()));
     assert_eq!(v["args_truncated"], true);
     assert_eq!(v["args_size"], 8 + 3 + script.len() + 1 + m.len() + 1);
-}
-
-/// Runs /bin/true through execveat(dirfd, path, flags) in a forked child.
-fn execveat(dirfd: i32, path: &str, flags: i32, argv: &[&str]) -> u32 {
-    let path = CString::new(path).unwrap();
-    let argv: Vec<CString> = argv.iter().map(|a| CString::new(*a).unwrap()).collect();
-    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
-    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
-    let (p_path, p_argv, p_envp) = (
-        path.as_ptr() as usize,
-        ptrs.as_ptr() as usize,
-        envp.as_ptr() as usize,
-    );
-    let mut cmd = Command::new("/nonexistent-placeholder");
-    // SAFETY: only the execveat syscall runs between fork and exec; every
-    // pointer was prepared before the fork and outlives it.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::syscall(libc::SYS_execveat, dirfd, p_path, p_argv, p_envp, flags);
-            Err(std::io::Error::last_os_error())
-        });
-    }
-    run(&mut cmd)
 }
 
 #[test]

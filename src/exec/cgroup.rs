@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::skel::types::{cgroup_flag, exec_cgroup};
+use super::names::{Names, NAMES_F_SENT};
 
 /// Where the cgroup v2 hierarchy is mounted (e.g. /sys/fs/cgroup, or
 /// /sys/fs/cgroup/unified on hybrid systems).
@@ -59,62 +59,6 @@ pub fn container_id(path: &str) -> Option<&str> {
 pub struct Resolved {
     pub path: Option<Arc<str>>,
     pub container_id: Option<Arc<str>>,
-}
-
-/// Bytes of the section's header, struct exec_cgroup in bpf/exec.h.
-const SECTION_HDR: usize = size_of::<exec_cgroup>();
-
-// exec_cgroup.flags bits (enum cgroup_flag in bpf/exec.h), as the u8 the field is.
-const CGROUP_F_CUT: u8 = cgroup_flag::CGROUP_F_CUT.0 as u8;
-const CGROUP_F_SENT: u8 = cgroup_flag::CGROUP_F_SENT.0 as u8;
-
-// SAFETY: exec_cgroup is plain old data generated from BTF (four bytes).
-unsafe impl plain::Plain for exec_cgroup {}
-
-/// The cgroup section of an exec event: the kernel's names of the task's
-/// cgroup and its ancestors, innermost first, each NUL-terminated.
-#[derive(Clone, Copy, Debug)]
-pub struct Names<'a> {
-    names: &'a [u8],
-    depth: u8,
-    /// The outermost levels are missing.
-    cut: bool,
-    /// No names: an earlier event of this epoch carried them.
-    sent: bool,
-}
-
-impl<'a> Names<'a> {
-    /// None if `b` is shorter than the section says.
-    pub fn parse(b: &'a [u8]) -> Option<Self> {
-        let mut c = exec_cgroup::default();
-        plain::copy_from_bytes(&mut c, b).ok()?;
-        let len = usize::from(c.len_lo) | usize::from(c.len_hi) << 8;
-        Some(Names {
-            names: b.get(SECTION_HDR..SECTION_HDR + len)?,
-            depth: c.depth,
-            cut: c.flags & CGROUP_F_CUT != 0,
-            sent: c.flags & CGROUP_F_SENT != 0,
-        })
-    }
-
-    /// `/outer/…/inner` relative to the hierarchy root (`/` for the root
-    /// cgroup); a path whose outermost levels were cut starts with `…`.
-    pub fn path(&self) -> String {
-        let mut out = String::with_capacity(self.names.len() + 4);
-        if self.cut {
-            out.push('…');
-        }
-        let names = self.names.strip_suffix(&[0]).unwrap_or(self.names);
-        if !names.is_empty() {
-            for n in names.rsplit(|&c| c == 0) {
-                out.push('/');
-                out.push_str(&String::from_utf8_lossy(n));
-            }
-        } else if !self.cut {
-            out.push('/');
-        }
-        out
-    }
 }
 
 /// cgroup ids → paths. The path comes from the kernel's own names carried by
@@ -191,7 +135,7 @@ impl Resolver {
     /// `section`: the event's cgroup section, if it has one.
     pub fn resolve(&mut self, id: u64, section: Option<&[u8]>) -> Resolved {
         let names = section.and_then(Names::parse);
-        let whole = names.filter(|n| !n.cut && !n.sent);
+        let whole = names.filter(|n| !n.cut() && !n.has(NAMES_F_SENT));
         if let Some(r) = self.cache.get(&id) {
             return r.clone();
         }
@@ -204,10 +148,10 @@ impl Resolver {
             return r;
         }
         let (path, keep) = match whole {
-            Some(n) => (Some(n.path()), true),
+            Some(n) => (Some(text(n)), true),
             None => match self.lookup(id) {
                 Some(p) => (Some(p), true),
-                None => (names.filter(|n| n.depth > 0).map(|n| n.path()), false),
+                None => (names.filter(|n| n.depth > 0).map(text), false),
             },
         };
         let r = Resolved {
@@ -257,6 +201,12 @@ impl Resolver {
         let full = std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd())).ok()?;
         relative(root, &full)
     }
+}
+
+/// A cgroup's names as its path, each invalid byte sequence as U+FFFD.
+fn text(n: Names) -> String {
+    String::from_utf8(n.path())
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn relative(root: &Path, full: &Path) -> Option<String> {

@@ -3,9 +3,10 @@
 
 use std::mem::size_of;
 
+use super::names::{self, NAMES_F_NOLINK};
 use super::skel::types::{exec_flag, exec_hdr, exec_kind};
 use crate::clock::BootClock;
-use crate::record::{Comm, ExecId, ExecRecord, ExecText, ExitRecord, Identity, Record};
+use crate::record::{Comm, ExecId, ExecPaths, ExecRecord, ExecText, ExitRecord, Identity, Record};
 
 // exec_hdr.flags bits (enum exec_flag in bpf/exec.h), as the u16 the field is.
 const EXEC_F_FDPATH: u16 = exec_flag::EXEC_F_FDPATH.0 as u16;
@@ -59,6 +60,15 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
     if body.len() < fname_len + argv_len {
         return None;
     }
+    // After the cgroup section (the resolver's): cwd, and exe if one ran.
+    let mut sections = names::sections(&body[fname_len + argv_len..]).skip(1);
+    let cwd = sections.next();
+    let exe = sections.next();
+    let paths = ExecPaths {
+        cwd: cwd.and_then(|n| n.known_path()).map(Vec::into_boxed_slice),
+        exe: exe.and_then(|n| n.known_path()).map(Vec::into_boxed_slice),
+        fileless: exe.is_some_and(|n| n.has(NAMES_F_NOLINK)),
+    };
     let raw_argv = &body[..argv_len];
     let fname = &body[argv_len..argv_len + fname_len];
     let fname = fname.strip_suffix(&[0]).unwrap_or(fname);
@@ -92,6 +102,7 @@ pub fn decode(data: &[u8], clock: &BootClock, limits: ArgvLimits) -> Option<Reco
         text: ExecText::from_parts(text, fname.len()),
         args_truncated: truncated,
         args_size: (h.flags & EXEC_F_SIZE_UNKNOWN == 0).then_some(h.argv_size),
+        paths,
         ret: h.ret,
         error: (h.ret < 0).then(|| errno_name(-h.ret)),
         exec_id,
@@ -143,8 +154,8 @@ pub fn tty_name(raw: &[std::ffi::c_char]) -> Option<Box<str>> {
     }
 }
 
-/// What an exec event carries after its filename: the cgroup section (see
-/// `cgroup::Names`). None if the event is shorter than its header says.
+/// What an exec event carries after its filename: the cgroup, cwd and exe
+/// sections (see `names`). None if the event is shorter than its header says.
 pub fn trailer(data: &[u8]) -> Option<&[u8]> {
     let mut h = exec_hdr::default();
     plain::copy_from_bytes(&mut h, data).ok()?;

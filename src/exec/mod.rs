@@ -5,6 +5,7 @@ pub(crate) mod attach;
 pub(crate) mod cgroup;
 pub mod decode;
 pub mod failed_hook;
+pub(crate) mod names;
 pub mod skel;
 
 use std::cell::RefCell;

@@ -37,6 +37,9 @@ pub struct ExecRecord {
     pub args_truncated: bool,
     /// Bytes of the whole argv (each element's NUL included), when known.
     pub args_size: Option<u32>,
+    /// `cwd`, `exe` and `fileless` (printed as those three fields).
+    #[serde(flatten)]
+    pub paths: ExecPaths,
     pub ret: i32,
     pub error: Option<&'static str>,
     pub exec_id: ExecId,
@@ -120,6 +123,51 @@ fn comm_named<S: Serializer>(
     let mut m = s.serialize_struct("Comm", 2)?;
     text_field(&mut m, key, key_b64, c.bytes())?;
     m.end()
+}
+
+/// Where an exec ran and what it ran, resolved in the kernel at the event:
+/// kernel bytes, as absolute paths in the task's own view (`/` is its root).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecPaths {
+    /// The working directory; None if not even one name could be read.
+    pub cwd: Option<Box<[u8]>>,
+    /// The file executed; None for a failed exec (nothing was).
+    pub exe: Option<Box<[u8]>>,
+    /// The file executed has no link in any filesystem (a memfd, an
+    /// O_TMPFILE file, a file deleted before its exec).
+    pub fileless: bool,
+}
+
+impl ExecPaths {
+    /// Heap bytes held (for the writer queue's budget).
+    pub fn heap_bytes(&self) -> usize {
+        self.cwd.as_ref().map_or(0, |p| p.len()) + self.exe.as_ref().map_or(0, |p| p.len())
+    }
+}
+
+/// Printed as three fields: `cwd` and `exe` (strings or null), `fileless`.
+impl Serialize for ExecPaths {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("ExecPaths", 3)?;
+        path_field(&mut m, "cwd", "cwd_b64", self.cwd.as_deref())?;
+        path_field(&mut m, "exe", "exe_b64", self.exe.as_deref())?;
+        m.serialize_field("fileless", &self.fileless)?;
+        m.end()
+    }
+}
+
+/// One path field: kernel bytes as a JSON string (and its `_b64` sibling
+/// when they are not valid UTF-8, like every string), or null.
+fn path_field<M: SerializeStruct>(
+    m: &mut M,
+    name: &'static str,
+    name_b64: &'static str,
+    path: Option<&[u8]>,
+) -> Result<(), M::Error> {
+    match path {
+        Some(p) => text_field(m, name, name_b64, p),
+        None => m.serialize_field(name, &None::<&str>),
+    }
 }
 
 /// The end of a whole process (thread group).

@@ -18,7 +18,7 @@ pub mod lost;
 mod tests;
 pub mod text;
 
-pub use exec::{Argv, Comm, ExecId, ExecRecord, ExecText, ExitRecord, Identity};
+pub use exec::{Argv, Comm, ExecId, ExecPaths, ExecRecord, ExecText, ExitRecord, Identity};
 pub use flow::{FlowRecord, IpProto, XdpStatsRecord};
 pub use lost::{LostReason, LostRecord};
 
@@ -47,7 +47,7 @@ impl Record {
     /// Rough heap + inline size, for the writer queue's memory budget.
     pub fn weight(&self) -> usize {
         match self {
-            Record::Exec(e) => EXEC_WEIGHT + e.text.len(),
+            Record::Exec(e) => EXEC_WEIGHT + e.text.len() + e.paths.heap_bytes(),
             Record::Exit(_) => EXIT_WEIGHT,
             Record::Lost(_) => LOST_WEIGHT,
             Record::Flow(_) => FLOW_WEIGHT,

@@ -9,6 +9,14 @@ fn comm(name: &str) -> Comm {
     Comm(c)
 }
 
+fn paths(cwd: Option<&[u8]>, exe: Option<&[u8]>, fileless: bool) -> ExecPaths {
+    ExecPaths {
+        cwd: cwd.map(Into::into),
+        exe: exe.map(Into::into),
+        fileless,
+    }
+}
+
 fn exec(args: &[u8]) -> Record {
     Record::Exec(ExecRecord {
         timestamp: Timestamp(1_764_058_942_123_456_789),
@@ -30,6 +38,7 @@ fn exec(args: &[u8]) -> Record {
         text: ExecText::new(b"/bin/true", args),
         args_truncated: false,
         args_size: Some(15),
+        paths: paths(Some(b"/root"), Some(b"/usr/bin/true"), false),
         ret: 0,
         error: None,
         exec_id: ExecId {
@@ -53,7 +62,26 @@ fn exec_record_matches_contract() {
     let line = serde_json::to_string(&exec(b"/bin/true\0a b\0\0")).unwrap();
     assert_eq!(
         line,
-        r#"{"type":"exec","timestamp":"2025-11-25T08:22:22.123456789Z","pid":3360,"tid":3361,"ppid":3359,"uid":1000,"gid":1000,"euid":0,"egid":0,"auid":1000,"sessionid":3,"secureexec":true,"tty":"pts/3","comm":"true","parent_comm":"bash","filename":"/bin/true","args":["/bin/true","a b",""],"args_truncated":false,"args_size":15,"ret":0,"error":null,"exec_id":"3360-81234567890","parent_exec_id":"3359-81200000000","cgroup_id":4242,"cgroup":"/system.slice/docker-ab12.scope","container_id":"ab12","mntns":4026531841,"pidns":4026531836}"#
+        r#"{"type":"exec","timestamp":"2025-11-25T08:22:22.123456789Z","pid":3360,"tid":3361,"ppid":3359,"uid":1000,"gid":1000,"euid":0,"egid":0,"auid":1000,"sessionid":3,"secureexec":true,"tty":"pts/3","comm":"true","parent_comm":"bash","filename":"/bin/true","args":["/bin/true","a b",""],"args_truncated":false,"args_size":15,"cwd":"/root","exe":"/usr/bin/true","fileless":false,"ret":0,"error":null,"exec_id":"3360-81234567890","parent_exec_id":"3359-81200000000","cgroup_id":4242,"cgroup":"/system.slice/docker-ab12.scope","container_id":"ab12","mntns":4026531841,"pidns":4026531836}"#
+    );
+}
+
+#[test]
+fn paths_print_as_strings_or_null() {
+    let json = |p: ExecPaths| serde_json::to_string(&p).unwrap();
+    assert_eq!(
+        json(ExecPaths::default()),
+        r#"{"cwd":null,"exe":null,"fileless":false}"#
+    );
+    let p = paths(
+        Some(b"/tmp/\xffd (deleted)"),
+        Some(b"/memfd:x (deleted)"),
+        true,
+    );
+    assert_eq!(p.heap_bytes(), 17 + 18);
+    assert_eq!(
+        json(p),
+        r#"{"cwd":"/tmp/�d (deleted)","cwd_b64":"L3RtcC//ZCAoZGVsZXRlZCk=","exe":"/memfd:x (deleted)","fileless":true}"#
     );
 }
 

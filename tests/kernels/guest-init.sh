@@ -89,6 +89,7 @@ if wait_for $T/exec.err ': attached' $pid; then
     /bin/true "$M-exec" "a b" ""
     bash -c 'echo $$ >"$1/cgroup.procs" && exec /bin/true "$2"' sh "$CG" "$M-cg"
     bash -c '/bin/true "$1"; exit 0' sh "$M-child"
+    mkdir -p "/tmp/$M-dir" && (cd "/tmp/$M-dir" && exec /bin/true "$M-paths")
     want_exec='.type == "exec" and .filename == "/bin/true" and .comm == "true" and .ret == 0 and .error == null
                and .args == ["/bin/true", "'$M-exec'", "a b", ""] and .args_truncated == false
                and .euid == 0 and .egid == 0 and .secureexec == false and (.parent_comm | length) > 0'
@@ -96,7 +97,8 @@ if wait_for $T/exec.err ': attached' $pid; then
     # shellcheck disable=SC2016 # $all and $p are jq's variables, not the shell's
     want_tree='. as $all | any($all[]; .args == ["/bin/true", "'$M-child'"] and .parent_comm == "bash"
                and (.parent_exec_id as $p | any($all[]; .comm == "bash" and .exec_id == $p)))'
-    wait_jq $T/exec.out "any(.[]; $want_exec) and any(.[]; $want_cg) and ($want_tree)"
+    want_paths='.type == "exec" and .args == ["/bin/true", "'$M-paths'"]'
+    wait_jq $T/exec.out "any(.[]; $want_exec) and any(.[]; $want_cg) and ($want_tree) and any(.[]; $want_paths)"
     collect exec
     json="exit $rc"; all_json $T/exec.out || json="stdout is not all JSON"
     if [ $rc = 0 ] && all_json $T/exec.out && [ "$(jq -s "[.[] | select($want_exec)] | length" $T/exec.out)" = 1 ] &&
@@ -111,10 +113,19 @@ if wait_for $T/exec.err ': attached' $pid; then
     else
         report cgroup FAIL "want [{cgroup: /$M/inner, cgroup_id: $cgid}], got $got"
     fi
+    # cwd across the /tmp mount, exe through the /bin/true symlink
+    got=$(jq -c -s "[.[] | select($want_paths) | {cwd, exe, fileless}]" $T/exec.out 2>/dev/null)
+    want="[{\"cwd\":\"/tmp/$M-dir\",\"exe\":\"$(readlink -f /bin/true)\",\"fileless\":false}]"
+    if [ "$got" = "$want" ]; then
+        report paths PASS "cwd /tmp/$M-dir, exe $(readlink -f /bin/true)"
+    else
+        report paths FAIL "want $want, got $got"
+    fi
 else
     collect exec
     report exec FAIL "did not attach (exit $rc): $(first_err $T/exec.err)"
     report cgroup FAIL "exec did not attach"
+    report paths FAIL "exec did not attach"
 fi
 
 # The tier `exec --failed` must choose: fexit, but on 5.10, whose BTF types __x64_sys_execveat's
@@ -128,10 +139,10 @@ ebpf-jsonl exec -v --exits --failed >$T/ef.out 2>$T/ef.err &
 pid=$!
 if wait_for $T/ef.err ': attached' $pid; then
     /bin/bash -c 'exit 7' "$M-exit"
-    /bin/busybox env "/nonexistent/$M-failed" x 2>/dev/null
+    (cd /tmp && /bin/busybox env "/nonexistent/$M-failed" x 2>/dev/null)
     want_ex='.type == "exec" and .args == ["/bin/bash", "-c", "exit 7", "'$M-exit'"]'
     want_fail='.type == "exec" and .ret == -2 and .error == "ENOENT" and .filename == "/nonexistent/'$M-failed'"
-               and .args == ["/nonexistent/'$M-failed'", "x"]'
+               and .args == ["/nonexistent/'$M-failed'", "x"] and .cwd == "/tmp" and .exe == null'
     # shellcheck disable=SC2016 # $all, $ids and $e are jq's variables, not the shell's
     want_exit='. as $all | [$all[] | select('"$want_ex"') | .exec_id] as $ids
                | any($all[]; .type == "exit" and (.exec_id as $e | $ids | index([$e]))

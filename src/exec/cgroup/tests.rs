@@ -1,6 +1,7 @@
 //! cgroup.rs: container ids, kernel names → paths, and the bounded cache.
 
 use super::*;
+use crate::exec::names::NAMES_F_CUT;
 
 const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -52,26 +53,19 @@ fn resolves_this_process_cgroup() {
 
 /// A cgroup section as the kernel writes it.
 fn section(inner_first: &[&str], flags: u8) -> Vec<u8> {
-    let names: Vec<u8> = inner_first
-        .iter()
-        .flat_map(|n| n.bytes().chain([0]))
-        .collect();
-    let len = (names.len() as u16).to_le_bytes();
-    let mut v = vec![len[0], len[1], inner_first.len() as u8, flags];
-    v.extend(names);
-    v
+    let names: Vec<&[u8]> = inner_first.iter().map(|n| n.as_bytes()).collect();
+    crate::exec::names::section(&names, flags)
 }
 
 const WHOLE: u8 = 0;
 
 #[test]
 fn paths_from_kernel_names() {
-    let p = |names: &[&str], flags| Names::parse(&section(names, flags)).unwrap().path();
+    let p = |names: &[&str], flags| text(Names::parse(&section(names, flags)).unwrap());
     assert_eq!(p(&[], WHOLE), "/");
     assert_eq!(p(&["c", "b", "a"], WHOLE), "/a/b/c");
-    assert_eq!(p(&["leaf", "mid"], CGROUP_F_CUT), "…/mid/leaf");
+    assert_eq!(p(&["leaf", "mid"], NAMES_F_CUT), "…/mid/leaf");
     assert!(Names::parse(&section(&["abc"], WHOLE)[..5]).is_none());
-    assert!(Names::parse(&[1]).is_none());
 
     // Ids that exist nowhere: only the names can resolve them.
     let mut r = Resolver::new();
@@ -86,13 +80,13 @@ fn paths_from_kernel_names() {
     );
     assert_eq!(got.container_id.as_deref(), Some(ID));
     // Later events of that cgroup omit the names.
-    let again = r.resolve(u64::MAX - 1, Some(&section(&[], CGROUP_F_SENT)));
+    let again = r.resolve(u64::MAX - 1, Some(&section(&[], NAMES_F_SENT)));
     assert_eq!(again.path, got.path);
     // A cut path keeps the innermost names, and still names the container.
-    let got = r.resolve(u64::MAX - 2, Some(&section(&[&scope, "x"], CGROUP_F_CUT)));
+    let got = r.resolve(u64::MAX - 2, Some(&section(&[&scope, "x"], NAMES_F_CUT)));
     assert_eq!(got.path.as_deref(), Some(format!("…/x/{scope}").as_str()));
     assert_eq!(got.container_id.as_deref(), Some(ID));
-    let nothing = [section(&[], CGROUP_F_CUT), section(&[], CGROUP_F_SENT)];
+    let nothing = [section(&[], NAMES_F_CUT), section(&[], NAMES_F_SENT)];
     for s in nothing {
         assert!(r.resolve(u64::MAX - 3, Some(&s)).path.is_none());
     }
@@ -140,7 +134,7 @@ fn cache_is_bounded_in_bytes() {
 fn names_outlive_one_turn_of_the_epoch() {
     let mut r = Resolver::with_budget(4_000);
     let path = |id: u64| format!("/job-{id}.scope");
-    let sent = section(&[], CGROUP_F_SENT);
+    let sent = section(&[], NAMES_F_SENT);
     let mut id = 0;
     // Fill the first generation; each cgroup's names come once.
     while r.epoch() == 0 {

@@ -270,3 +270,35 @@ fn tty_names_become_their_dev_paths() {
     };
     assert_eq!(r.tty.as_deref(), Some("pts/0"));
 }
+#[test]
+fn cwd_and_exe_from_the_sections_after_the_cgroups() {
+    use crate::exec::names::{section, NAMES_F_DELETED, NAMES_F_NOLINK, NAMES_F_SENT};
+    let decoded = |sections: &[Vec<u8>]| {
+        let mut ev = event(hdr(b"\0", b"x\0", 2, 0), b"\0", b"x\0");
+        ev.extend(sections.concat());
+        match decode(&ev, &BootClock::new(), LIM) {
+            Some(Record::Exec(e)) => e.paths,
+            other => panic!("expected an exec record, got {other:?}"),
+        }
+    };
+    let cgroup = section(&[b"not-a-path"], NAMES_F_SENT);
+    let p = decoded(&[
+        cgroup.clone(),
+        section(&[b"w", b"tmp"], 0),
+        section(&[b"memfd:m"], NAMES_F_DELETED | NAMES_F_NOLINK),
+    ]);
+    assert_eq!(p.cwd.as_deref(), Some(&b"/tmp/w"[..]));
+    assert_eq!(p.exe.as_deref(), Some(&b"/memfd:m (deleted)"[..]));
+    assert!(p.fileless);
+    // A failed exec has no exe section.
+    let p = decoded(&[cgroup, section(&[], 0)]);
+    assert_eq!(
+        (p.cwd.as_deref(), p.exe, p.fileless),
+        (Some(&b"/"[..]), None, false)
+    );
+    assert_eq!(
+        decoded(&[]),
+        ExecPaths::default(),
+        "no sections: nothing known"
+    );
+}
