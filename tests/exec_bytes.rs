@@ -87,3 +87,26 @@ fn valid_utf8_record_carries_no_b64_field() {
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
     assert!(keys.iter().all(|k| !k.ends_with("_b64")), "{v}");
 }
+
+#[test]
+fn invalid_utf8_in_cwd_and_exe_is_recovered_exactly() {
+    let dir = Dir(std::env::temp_dir().join(marker("bytes-paths")));
+    let odd = dir.0.join(OsStr::from_bytes(b"\xfed\xffir"));
+    std::fs::create_dir_all(&odd).unwrap();
+    let exe = odd.join(OsStr::from_bytes(b"tr\xffue"));
+    std::fs::copy("/bin/true", &exe).unwrap();
+    let odd = odd.canonicalize().unwrap();
+    let exe = exe.canonicalize().unwrap();
+
+    let mut t = Tracer::start(&["exec"]);
+    let m = marker("bytes-paths");
+    run(Command::new(&exe).arg(&m).current_dir(&odd));
+    let v = t.exec_with(&m);
+    drop(t.stop_ok());
+    assert_eq!(decode(&v["cwd_b64"]), odd.as_os_str().as_bytes(), "{v}");
+    assert_eq!(decode(&v["exe_b64"]), exe.as_os_str().as_bytes(), "{v}");
+    assert!(
+        v["cwd"].as_str().unwrap().ends_with("/\u{fffd}d\u{fffd}ir"),
+        "{v}"
+    );
+}
