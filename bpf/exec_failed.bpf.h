@@ -28,93 +28,136 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	return 0;
 }
 
+/* A walk of a failed exec's argv in the caller's memory (it is still there:
+ * the exec failed), one element per step: first read into `buf`, whole
+ * elements while they fit, then the exact prefix of the one the byte cap
+ * cuts; then, if a cap cut it, measured from the first element not read
+ * whole in the throwaway half of `buf`. Each step is one function, driven
+ * either by a bounded loop the verifier walks element by element (any
+ * kernel; some 170,000 instructions per program at the default caps,
+ * 370,000 at the largest) or by bpf_loop (5.17+), whose callback it checks
+ * once: the same steps, so the same records. */
+struct argv_walk {
+	char *buf;
+	__u64 argv;
+	__u32 compat;	/* 4-byte pointers */
+	__u32 off;	/* bytes of the elements read whole */
+	__u32 len;	/* bytes written to buf */
+	__u32 next;	/* elements read whole: the first to measure */
+	__u32 total;	/* bytes measured from `next` on */
+	__u16 flags;	/* EXEC_F_ARGV_CUT, EXEC_F_SIZE_UNKNOWN */
+	bool known;	/* measuring reached argv's end */
+};
+
 /* argv[i] of the caller: 4-byte pointers for a 32-bit ABI. */
-static __always_inline long user_argv_elem(const struct exec_args *a, __u32 i, __u64 *arg)
+static __always_inline long user_argv_elem(const struct argv_walk *w, __u32 i, __u64 *arg)
 {
 	/* 4 or 8 without a branch: one path for the verifier, not two per element */
-	__u32 psize = 8 - 4 * (a->compat & 1);
+	__u32 psize = 8 - 4 * (w->compat & 1);
 	*arg = 0;
-	return bpf_probe_read_user(arg, psize, (void *)(a->argv + (__u64)i * psize));
+	return bpf_probe_read_user(arg, psize, (void *)(w->argv + (__u64)i * psize));
 }
 
-/* Reads argv element by element from the caller's memory (it is still there:
- * the exec failed) into `buf`: whole elements while they fit, then the exact
- * prefix of the one the byte cap cuts. Returns the bytes written to `buf`;
- * `*next` is the first element not read whole, `*whole` the bytes before it. */
-static __always_inline __u32 read_user_argv(char *buf, const struct exec_args *a, __u32 *next,
-					    __u32 *whole, __u16 *flags)
+/* Reads element `i`; 1 once the walk is over. */
+static __always_inline int read_step(__u32 i, struct argv_walk *w)
 {
-	__u32 off = 0;
-	__u32 i;
-	for (i = 0; i < ARGV_MAX_ELEMS; i++) {
-		__u64 arg;
-		if (user_argv_elem(a, i, &arg)) {
-			*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
-			break;
-		}
-		if (!arg)
-			break;
-		if (i >= max_args || off >= argv_cap || off >= ARGV_MAX_LEN) {
-			*flags |= EXEC_F_ARGV_CUT;
-			break;
-		}
-		__u32 room = argv_cap - off;
-		if (room > ARGV_MAX_LEN - off)
-			room = ARGV_MAX_LEN - off;
-		/* Opaque to the compiler, so the masks below stay for the verifier:
-		 * the offset is below ARGV_MAX_LEN and the size 1 to ARGV_MAX_LEN. */
-		__u32 at = off;
-		barrier_var(at);
-		barrier_var(room);
-		long n = bpf_probe_read_user_str(buf + (at & (ARGV_MAX_LEN - 1)),
-						 ((room - 1) & (ARGV_MAX_LEN - 1)) + 1, (void *)arg);
-		if (n <= 0) {
-			*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
-			break;
-		}
-		if ((__u32)n >= room) {
-			/* filled the room: kept as its exact prefix, NUL-closed */
-			*flags |= EXEC_F_ARGV_CUT;
-			*whole = off;
-			*next = i;
-			return off + n;
-		}
-		off += n;
+	__u64 arg;
+	if (user_argv_elem(w, i, &arg)) {
+		w->flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
+		return 1;
 	}
-	if (i == ARGV_MAX_ELEMS)
-		*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
-	*whole = off;
-	*next = i;
-	return off;
+	if (!arg)
+		return 1;
+	__u32 off = w->off;
+	if (i >= max_args || off >= argv_cap || off >= ARGV_MAX_LEN) {
+		w->flags |= EXEC_F_ARGV_CUT;
+		return 1;
+	}
+	__u32 room = argv_cap - off;
+	if (room > ARGV_MAX_LEN - off)
+		room = ARGV_MAX_LEN - off;
+	/* Opaque to the compiler, so the masks below stay for the verifier:
+	 * the offset is below ARGV_MAX_LEN and the size 1 to ARGV_MAX_LEN. */
+	__u32 at = off;
+	barrier_var(at);
+	barrier_var(room);
+	long n = bpf_probe_read_user_str(w->buf + (at & (ARGV_MAX_LEN - 1)),
+					 ((room - 1) & (ARGV_MAX_LEN - 1)) + 1, (void *)arg);
+	if (n <= 0) {
+		w->flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
+		return 1;
+	}
+	if ((__u32)n >= room) {
+		/* filled the room: kept as its exact prefix, NUL-closed */
+		w->flags |= EXEC_F_ARGV_CUT;
+		w->len = off + n;
+		return 1;
+	}
+	w->off = off + n;
+	w->len = w->off;
+	w->next = i + 1;
+	return 0;
 }
 
-/* The bytes of argv from element `from` on, each measured in the throwaway
- * half of `buf`; EXEC_F_SIZE_UNKNOWN if that cannot be done (unreadable, an
- * element longer than that half, too many elements or bytes). */
-static __always_inline __u32 measure_user_argv(char *buf, const struct exec_args *a, __u32 from,
-					       __u16 *flags)
+/* Measures element `next + j`; 1 once the walk is over. Past
+ * ARGV_MAX_ELEMS elements, an unreadable one, one longer than the
+ * throwaway half, or ARGV_MEASURE_MAX bytes, the size stays unknown. */
+static __always_inline int measure_step(__u32 j, struct argv_walk *w)
 {
-	__u32 total = 0;
-	for (__u32 j = 0; j < ARGV_MAX_ELEMS; j++) {
-		__u32 i = from + j;
-		if (i >= ARGV_MAX_ELEMS)
-			break;
-		__u64 arg;
-		if (user_argv_elem(a, i, &arg))
-			break;
-		if (!arg)
-			return total;
-		long n = bpf_probe_read_user_str(buf + ARGV_MAX_LEN, ARGV_MAX_LEN, (void *)arg);
-		if (n <= 0 || n >= ARGV_MAX_LEN || total > ARGV_MEASURE_MAX)
-			break;
-		total += n;
+	__u32 i = w->next + j;
+	if (i >= ARGV_MAX_ELEMS)
+		return 1;
+	__u64 arg;
+	if (user_argv_elem(w, i, &arg))
+		return 1;
+	if (!arg) {
+		w->known = true;
+		return 1;
 	}
-	*flags |= EXEC_F_SIZE_UNKNOWN;
-	return total;
+	long n = bpf_probe_read_user_str(w->buf + ARGV_MAX_LEN, ARGV_MAX_LEN, (void *)arg);
+	if (n <= 0 || n >= ARGV_MAX_LEN || w->total > ARGV_MEASURE_MAX)
+		return 1;
+	w->total += n;
+	return 0;
 }
 
-/* Reports a failed execve/execveat (ret < 0) with the caller's arguments `args`. */
-static __always_inline int report_failed(const struct exec_args *a, long ret)
+/* bpf_loop's callbacks: only the `_loop` programs reference them. */
+static int read_step_cb(__u32 i, void *w) { return read_step(i, w); }
+static int measure_step_cb(__u32 j, void *w) { return measure_step(j, w); }
+
+/* Runs `step` on elements 0, 1, ... until it returns 1, at most
+ * ARGV_MAX_ELEMS times: with `loop` through bpf_loop and `step`'s callback
+ * `cb`, else in a loop the verifier walks. */
+#define WALK_ARGV(step, cb, w, loop)                                        \
+	do {                                                                \
+		if (loop)                                                   \
+			bpf_loop(ARGV_MAX_ELEMS, cb, w, 0);                 \
+		else                                                        \
+			for (__u32 k = 0; k < ARGV_MAX_ELEMS; k++)          \
+				if (step(k, w))                             \
+					break;                              \
+	} while (0)
+
+/* Reads argv. All ARGV_MAX_ELEMS elements read whole leaves argv's end
+ * unseen: its size is unknown. */
+static __always_inline void read_user_argv(struct argv_walk *w, bool loop)
+{
+	WALK_ARGV(read_step, read_step_cb, w, loop);
+	if (w->next == ARGV_MAX_ELEMS)
+		w->flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
+}
+
+static __always_inline void measure_user_argv(struct argv_walk *w, bool loop)
+{
+	WALK_ARGV(measure_step, measure_step_cb, w, loop);
+	if (!w->known)
+		w->flags |= EXEC_F_SIZE_UNKNOWN;
+}
+
+/* Reports a failed execve/execveat (ret < 0) with the caller's arguments
+ * `args`; with `loop`, argv is walked with bpf_loop (the program's `_loop`
+ * twin), else with the verifier-walked loops. */
+static __always_inline int report_failed(const struct exec_args *a, long ret, bool loop)
 {
 	struct exec_args args = *a;
 	struct exec_event *e = begin_event((struct task_struct *)bpf_get_current_task(), false);
@@ -124,19 +167,29 @@ static __always_inline int report_failed(const struct exec_args *a, long ret)
 	e->h.ret = ret;
 	e->h.exec_ns = e->h.ts_boot_ns;
 	exec_origin(e, (struct task_struct *)bpf_get_current_task());
-	__u32 next = 0, whole = 0;
-	__u32 len = read_user_argv(e->data, &args, &next, &whole, &e->h.flags);
+	struct argv_walk w = { .buf = e->data, .argv = args.argv, .compat = args.compat };
+	read_user_argv(&w, loop);
 	/* at most ARGV_MAX_LEN; the mask (a no-op) shows the verifier the filename's room */
-	len &= 2 * ARGV_MAX_LEN - 1;
+	__u32 len = w.len & (2 * ARGV_MAX_LEN - 1);
 	e->h.argv_len = len;
+	e->h.flags |= w.flags;
 	/* The whole argv's size: what was read whole, plus the rest measured.
-	 * `next` goes through the event (exit_status, unused by an exec), so the
-	 * verifier checks the measuring loop once, not once per exit of the first. */
-	e->h.argv_size = whole;
-	e->h.exit_status = next;
-	if ((e->h.flags & (EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN)) == EXEC_F_ARGV_CUT)
-		e->h.argv_size += measure_user_argv(e->data, &args,
-						    *(volatile __u32 *)&e->h.exit_status, &e->h.flags);
+	 * The walk's state goes through the event (exit_status, unused by an
+	 * exec), so the verifier checks the measuring walk once, not once per
+	 * end of the reading one. */
+	e->h.argv_size = w.off;
+	e->h.exit_status = w.next;
+	if ((e->h.flags & (EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN)) == EXEC_F_ARGV_CUT) {
+		struct argv_walk m = {
+			.buf = e->data,
+			.argv = args.argv,
+			.compat = args.compat,
+			.next = *(volatile __u32 *)&e->h.exit_status,
+		};
+		measure_user_argv(&m, loop);
+		e->h.argv_size += m.total;
+		e->h.flags |= m.flags;
+	}
 	e->h.exit_status = 0;
 	long n = bpf_probe_read_user_str(e->data + len, FILENAME_MAX_LEN, (void *)args.filename);
 	if (n < 0)
@@ -148,7 +201,7 @@ static __always_inline int report_failed(const struct exec_args *a, long ret)
 
 /* An exit of the execve/execveat whose arguments sys_enter kept: reported
  * if it failed. */
-static __always_inline int report_inflight(long ret)
+static __always_inline int report_inflight(long ret, bool loop)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct exec_args *a = bpf_map_lookup_elem(&inflight, &tid);
@@ -158,17 +211,17 @@ static __always_inline int report_inflight(long ret)
 	bpf_map_delete_elem(&inflight, &tid);
 	if (ret >= 0)
 		return 0;
-	return report_failed(&args, ret);
+	return report_failed(&args, ret, loop);
 }
 
 /* raw sys_exit, given the syscall's number `nr`: only execve/execveat's
  * numbers (in any ABI) look up the table, so the other syscalls cost a
  * register read and a few compares. */
-static __always_inline int on_sys_exit(long nr, long ret)
+static __always_inline int on_sys_exit(long nr, long ret, bool loop)
 {
 	if (!exec_nr(nr))
 		return 0;
-	return report_inflight(ret);
+	return report_inflight(ret, loop);
 }
 
 /* syscalls:sys_enter_execve{,at}: native calls only (the kernel's syscall
@@ -191,39 +244,50 @@ static __always_inline int on_tp_enter(struct trace_event_raw_sys_enter *ctx, bo
 	return 0;
 }
 
-static __always_inline int on_tp_exit(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int on_tp_exit(struct trace_event_raw_sys_exit *ctx, bool loop)
 {
-	return report_inflight(ctx->ret);
+	return report_inflight(ctx->ret, loop);
 }
 
 /* fexit on an execve/execveat implementation: its argument is the caller's
  * registers, intact when the exec failed. No table. */
-static __always_inline int on_fexit(struct pt_regs *regs, long ret, enum exec_abi abi, bool at)
+static __always_inline int on_fexit(struct pt_regs *regs, long ret, enum exec_abi abi, bool at,
+				    bool loop)
 {
 	if (ret >= 0)
 		return 0;
 	struct exec_args a = {};
 	regs_args(regs, abi, at, &a);
-	return report_failed(&a, ret);
+	return report_failed(&a, ret, loop);
 }
 
 /* --failed's cheaper tiers. The tracepoints attach through perf events
- * userspace opens (their ids come from tracefs). */
+ * userspace opens (their ids come from tracefs). Every program that reports
+ * failed execs comes twice: NAME walks argv with unrolled loops (any
+ * kernel), NAME_loop with bpf_loop (5.17+, far less for the verifier);
+ * userspace loads one. Separate programs: kernels without bpf_loop refuse a
+ * callback's reference anywhere in a program, dead code included. */
 SEC("tracepoint/syscalls/sys_enter_execve")
 int tp_enter_execve(struct trace_event_raw_sys_enter *ctx) { return on_tp_enter(ctx, false); }
 SEC("tracepoint/syscalls/sys_enter_execveat")
 int tp_enter_execveat(struct trace_event_raw_sys_enter *ctx) { return on_tp_enter(ctx, true); }
-SEC("tracepoint/syscalls/sys_exit_execve")
-int tp_exit_execve(struct trace_event_raw_sys_exit *ctx) { return on_tp_exit(ctx); }
-SEC("tracepoint/syscalls/sys_exit_execveat")
-int tp_exit_execveat(struct trace_event_raw_sys_exit *ctx) { return on_tp_exit(ctx); }
+#define TP_EXIT(name)                                                                  \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                     \
+	int tp_exit_##name(struct trace_event_raw_sys_exit *ctx) { return on_tp_exit(ctx, false); } \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                     \
+	int tp_exit_##name##_loop(struct trace_event_raw_sys_exit *ctx) { return on_tp_exit(ctx, true); }
+
+TP_EXIT(execve)
+TP_EXIT(execveat)
 
 /* fexit on each ABI's execve/execveat implementation; userspace sets each
  * one's target from the running kernel's BTF (names differ by arch and
  * version) and loads only those whose target exists. */
-#define FEXIT(name, abi, at)                                              \
-	SEC("fexit") int BPF_PROG(fexit_##name, struct pt_regs *regs, long ret) \
-	{ return on_fexit(regs, ret, abi, at); }
+#define FEXIT(name, abi, at)                                                          \
+	SEC("fexit") int BPF_PROG(fexit_##name, struct pt_regs *regs, long ret)             \
+	{ return on_fexit(regs, ret, abi, at, false); }                                     \
+	SEC("fexit") int BPF_PROG(fexit_##name##_loop, struct pt_regs *regs, long ret)      \
+	{ return on_fexit(regs, ret, abi, at, true); }
 
 FEXIT(execve, ABI_NATIVE, false)
 FEXIT(execveat, ABI_NATIVE, true)

@@ -5,6 +5,7 @@ pub(crate) mod attach;
 pub(crate) mod cgroup;
 pub mod decode;
 pub mod failed_hook;
+pub mod reader;
 pub mod skel;
 
 use std::cell::RefCell;
@@ -51,6 +52,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         comms: args.comm.clone(),
         cgroups,
         table_size: args.table_size,
+        argv_reader: reader::choose(args.argv_reader)?,
     };
     let mut objs = [const { MaybeUninit::uninit() }; attach::SLOTS];
     let mut att = attach::load_and_attach(&mut objs, &cfg)?;
