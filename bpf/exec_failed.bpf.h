@@ -28,19 +28,102 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* A walk of a failed exec's argv in the caller's memory (it is still there:
- * the exec failed), one element per step: first read into `buf`, whole
- * elements while they fit, then the exact prefix of the one the byte cap
- * cuts; then, if a cap cut it, measured from the first element not read
- * whole in the throwaway half of `buf`. Each step is one function, driven
- * either by a bounded loop the verifier walks element by element (any
- * kernel; some 170,000 instructions per program at the default caps,
- * 370,000 at the largest) or by bpf_loop (5.17+), whose callback it checks
- * once: the same steps, so the same records. */
+/* argv[i] of the caller: 4-byte pointers for a 32-bit ABI. */
+static __always_inline long user_argv_elem(const struct exec_args *a, __u32 i, __u64 *arg)
+{
+	/* 4 or 8 without a branch: one path for the verifier, not two per element */
+	__u32 psize = 8 - 4 * (a->compat & 1);
+	*arg = 0;
+	return bpf_probe_read_user(arg, psize, (void *)(a->argv + (__u64)i * psize));
+}
+
+/* Reads argv element by element from the caller's memory (it is still there:
+ * the exec failed) into `buf`: whole elements while they fit, then the exact
+ * prefix of the one the byte cap cuts. Returns the bytes written to `buf`;
+ * `*next` is the first element not read whole, `*whole` the bytes before it.
+ * A bounded loop the verifier walks element by element (some 170,000
+ * instructions per program at the default caps): kernels before 5.17. */
+static __always_inline __u32 read_user_argv(char *buf, const struct exec_args *a, __u32 *next,
+					    __u32 *whole, __u16 *flags)
+{
+	__u32 off = 0;
+	__u32 i;
+	for (i = 0; i < ARGV_MAX_ELEMS; i++) {
+		__u64 arg;
+		if (user_argv_elem(a, i, &arg)) {
+			*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
+			break;
+		}
+		if (!arg)
+			break;
+		if (i >= max_args || off >= argv_cap || off >= ARGV_MAX_LEN) {
+			*flags |= EXEC_F_ARGV_CUT;
+			break;
+		}
+		__u32 room = argv_cap - off;
+		if (room > ARGV_MAX_LEN - off)
+			room = ARGV_MAX_LEN - off;
+		/* Opaque to the compiler, so the masks below stay for the verifier:
+		 * the offset is below ARGV_MAX_LEN and the size 1 to ARGV_MAX_LEN. */
+		__u32 at = off;
+		barrier_var(at);
+		barrier_var(room);
+		long n = bpf_probe_read_user_str(buf + (at & (ARGV_MAX_LEN - 1)),
+						 ((room - 1) & (ARGV_MAX_LEN - 1)) + 1, (void *)arg);
+		if (n <= 0) {
+			*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
+			break;
+		}
+		if ((__u32)n >= room) {
+			/* filled the room: kept as its exact prefix, NUL-closed */
+			*flags |= EXEC_F_ARGV_CUT;
+			*whole = off;
+			*next = i;
+			return off + n;
+		}
+		off += n;
+	}
+	if (i == ARGV_MAX_ELEMS)
+		*flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
+	*whole = off;
+	*next = i;
+	return off;
+}
+
+/* The bytes of argv from element `from` on, each measured in the throwaway
+ * half of `buf`; EXEC_F_SIZE_UNKNOWN if that cannot be done (unreadable, an
+ * element longer than that half, too many elements or bytes). */
+static __always_inline __u32 measure_user_argv(char *buf, const struct exec_args *a, __u32 from,
+					       __u16 *flags)
+{
+	__u32 total = 0;
+	for (__u32 j = 0; j < ARGV_MAX_ELEMS; j++) {
+		__u32 i = from + j;
+		if (i >= ARGV_MAX_ELEMS)
+			break;
+		__u64 arg;
+		if (user_argv_elem(a, i, &arg))
+			break;
+		if (!arg)
+			return total;
+		long n = bpf_probe_read_user_str(buf + ARGV_MAX_LEN, ARGV_MAX_LEN, (void *)arg);
+		if (n <= 0 || n >= ARGV_MAX_LEN || total > ARGV_MEASURE_MAX)
+			break;
+		total += n;
+	}
+	*flags |= EXEC_F_SIZE_UNKNOWN;
+	return total;
+}
+
+/* The same walks through bpf_loop (Linux 5.17+), whose callback the
+ * verifier checks once, not once per element (about 22,000 instructions per
+ * program, whatever the caps): the same steps in the same order, so the same
+ * records. The loops above stay as they are, for kernels before 5.17, whose
+ * verifiers they were measured on. `struct argv_walk` carries the walks'
+ * variables between calls. */
 struct argv_walk {
 	char *buf;
-	__u64 argv;
-	__u32 compat;	/* 4-byte pointers */
+	struct exec_args a;
 	__u32 off;	/* bytes of the elements read whole */
 	__u32 len;	/* bytes written to buf */
 	__u32 next;	/* elements read whole: the first to measure */
@@ -49,20 +132,12 @@ struct argv_walk {
 	bool known;	/* measuring reached argv's end */
 };
 
-/* argv[i] of the caller: 4-byte pointers for a 32-bit ABI. */
-static __always_inline long user_argv_elem(const struct argv_walk *w, __u32 i, __u64 *arg)
+/* read_user_argv's element `i`; 1 once the walk is over. */
+static int read_step(__u32 i, void *ctx)
 {
-	/* 4 or 8 without a branch: one path for the verifier, not two per element */
-	__u32 psize = 8 - 4 * (w->compat & 1);
-	*arg = 0;
-	return bpf_probe_read_user(arg, psize, (void *)(w->argv + (__u64)i * psize));
-}
-
-/* Reads element `i`; 1 once the walk is over. */
-static __always_inline int read_step(__u32 i, struct argv_walk *w)
-{
+	struct argv_walk *w = ctx;
 	__u64 arg;
-	if (user_argv_elem(w, i, &arg)) {
+	if (user_argv_elem(&w->a, i, &arg)) {
 		w->flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
 		return 1;
 	}
@@ -73,90 +148,72 @@ static __always_inline int read_step(__u32 i, struct argv_walk *w)
 		w->flags |= EXEC_F_ARGV_CUT;
 		return 1;
 	}
-	__u32 room = argv_cap - off;
-	if (room > ARGV_MAX_LEN - off)
-		room = ARGV_MAX_LEN - off;
-	/* Opaque to the compiler, so the masks below stay for the verifier:
-	 * the offset is below ARGV_MAX_LEN and the size 1 to ARGV_MAX_LEN. */
+	/* the room the caps leave, masked for the verifier as above */
+	__u32 room = argv_cap - off < ARGV_MAX_LEN - off ? argv_cap - off : ARGV_MAX_LEN - off;
 	__u32 at = off;
 	barrier_var(at);
 	barrier_var(room);
-	long n = bpf_probe_read_user_str(w->buf + (at & (ARGV_MAX_LEN - 1)),
-					 ((room - 1) & (ARGV_MAX_LEN - 1)) + 1, (void *)arg);
+	char *dst = w->buf + (at & (ARGV_MAX_LEN - 1));
+	long n = bpf_probe_read_user_str(dst, ((room - 1) & (ARGV_MAX_LEN - 1)) + 1, (void *)arg);
 	if (n <= 0) {
 		w->flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
 		return 1;
 	}
+	w->len = w->off + n;
 	if ((__u32)n >= room) {
-		/* filled the room: kept as its exact prefix, NUL-closed */
-		w->flags |= EXEC_F_ARGV_CUT;
-		w->len = off + n;
+		w->flags |= EXEC_F_ARGV_CUT; /* the exact prefix, as above */
 		return 1;
 	}
-	w->off = off + n;
-	w->len = w->off;
+	w->off = w->len;
 	w->next = i + 1;
 	return 0;
 }
 
-/* Measures element `next + j`; 1 once the walk is over. Past
- * ARGV_MAX_ELEMS elements, an unreadable one, one longer than the
- * throwaway half, or ARGV_MEASURE_MAX bytes, the size stays unknown. */
-static __always_inline int measure_step(__u32 j, struct argv_walk *w)
+/* measure_user_argv's element `next + j`; 1 once the walk is over. */
+static int measure_step(__u32 j, void *ctx)
 {
+	struct argv_walk *w = ctx;
 	__u32 i = w->next + j;
-	if (i >= ARGV_MAX_ELEMS)
-		return 1;
 	__u64 arg;
-	if (user_argv_elem(w, i, &arg))
+	if (i >= ARGV_MAX_ELEMS || user_argv_elem(&w->a, i, &arg))
 		return 1;
 	if (!arg) {
 		w->known = true;
 		return 1;
 	}
+	/* measure_user_argv's step (the same bounds) */
 	long n = bpf_probe_read_user_str(w->buf + ARGV_MAX_LEN, ARGV_MAX_LEN, (void *)arg);
-	if (n <= 0 || n >= ARGV_MAX_LEN || w->total > ARGV_MEASURE_MAX)
-		return 1;
-	w->total += n;
-	return 0;
+	if (n > 0 && n < ARGV_MAX_LEN && w->total <= ARGV_MEASURE_MAX) {
+		w->total += n;
+		return 0;
+	}
+	return 1;
 }
 
-/* bpf_loop's callbacks: only the `_loop` programs reference them. */
-static int read_step_cb(__u32 i, void *w) { return read_step(i, w); }
-static int measure_step_cb(__u32 j, void *w) { return measure_step(j, w); }
-
-/* Runs `step` on elements 0, 1, ... until it returns 1, at most
- * ARGV_MAX_ELEMS times: with `loop` through bpf_loop and `step`'s callback
- * `cb`, else in a loop the verifier walks. */
-#define WALK_ARGV(step, cb, w, loop)                                        \
-	do {                                                                \
-		if (loop)                                                   \
-			bpf_loop(ARGV_MAX_ELEMS, cb, w, 0);                 \
-		else                                                        \
-			for (__u32 k = 0; k < ARGV_MAX_ELEMS; k++)          \
-				if (step(k, w))                             \
-					break;                              \
-	} while (0)
-
-/* Reads argv. All ARGV_MAX_ELEMS elements read whole leaves argv's end
- * unseen: its size is unknown. */
-static __always_inline void read_user_argv(struct argv_walk *w, bool loop)
+/* read_user_argv, then (when it cut argv at a cap) measure_user_argv, as
+ * bpf_loop walks: the bytes written to `buf`; `*size` is argv's size as
+ * far as known. */
+static __always_inline __u32 loop_user_argv(char *buf, const struct exec_args *a, __u32 *size,
+					    __u16 *flags)
 {
-	WALK_ARGV(read_step, read_step_cb, w, loop);
-	if (w->next == ARGV_MAX_ELEMS)
-		w->flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
-}
-
-static __always_inline void measure_user_argv(struct argv_walk *w, bool loop)
-{
-	WALK_ARGV(measure_step, measure_step_cb, w, loop);
-	if (!w->known)
-		w->flags |= EXEC_F_SIZE_UNKNOWN;
+	struct argv_walk w = { .buf = buf, .a = *a };
+	bpf_loop(ARGV_MAX_ELEMS, read_step, &w, 0);
+	if (w.next == ARGV_MAX_ELEMS)
+		w.flags |= EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN;
+	*size = w.off;
+	if ((w.flags & (EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN)) == EXEC_F_ARGV_CUT) {
+		bpf_loop(ARGV_MAX_ELEMS, measure_step, &w, 0);
+		if (!w.known)
+			w.flags |= EXEC_F_SIZE_UNKNOWN;
+		*size += w.total;
+	}
+	*flags |= w.flags;
+	return w.len;
 }
 
 /* Reports a failed execve/execveat (ret < 0) with the caller's arguments
  * `args`; with `loop`, argv is walked with bpf_loop (the program's `_loop`
- * twin), else with the verifier-walked loops. */
+ * twin), else with the loops the verifier walks. */
 static __always_inline int report_failed(const struct exec_args *a, long ret, bool loop)
 {
 	struct exec_args args = *a;
@@ -167,30 +224,30 @@ static __always_inline int report_failed(const struct exec_args *a, long ret, bo
 	e->h.ret = ret;
 	e->h.exec_ns = e->h.ts_boot_ns;
 	exec_origin(e, (struct task_struct *)bpf_get_current_task());
-	struct argv_walk w = { .buf = e->data, .argv = args.argv, .compat = args.compat };
-	read_user_argv(&w, loop);
-	/* at most ARGV_MAX_LEN; the mask (a no-op) shows the verifier the filename's room */
-	__u32 len = w.len & (2 * ARGV_MAX_LEN - 1);
-	e->h.argv_len = len;
-	e->h.flags |= w.flags;
-	/* The whole argv's size: what was read whole, plus the rest measured.
-	 * The walk's state goes through the event (exit_status, unused by an
-	 * exec), so the verifier checks the measuring walk once, not once per
-	 * end of the reading one. */
-	e->h.argv_size = w.off;
-	e->h.exit_status = w.next;
-	if ((e->h.flags & (EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN)) == EXEC_F_ARGV_CUT) {
-		struct argv_walk m = {
-			.buf = e->data,
-			.argv = args.argv,
-			.compat = args.compat,
-			.next = *(volatile __u32 *)&e->h.exit_status,
-		};
-		measure_user_argv(&m, loop);
-		e->h.argv_size += m.total;
-		e->h.flags |= m.flags;
+	__u32 len;
+	if (loop) {
+		__u32 size = 0;
+		len = loop_user_argv(e->data, &args, &size, &e->h.flags);
+		len &= 2 * ARGV_MAX_LEN - 1;
+		e->h.argv_len = len;
+		e->h.argv_size = size;
+	} else {
+		__u32 next = 0, whole = 0;
+		len = read_user_argv(e->data, &args, &next, &whole, &e->h.flags);
+		/* at most ARGV_MAX_LEN; the mask (a no-op) shows the verifier the filename's room */
+		len &= 2 * ARGV_MAX_LEN - 1;
+		e->h.argv_len = len;
+		/* The whole argv's size: what was read whole, plus the rest measured.
+		 * `next` goes through the event (exit_status, unused by an exec), so the
+		 * verifier checks the measuring loop once, not once per exit of the first. */
+		e->h.argv_size = whole;
+		e->h.exit_status = next;
+		if ((e->h.flags & (EXEC_F_ARGV_CUT | EXEC_F_SIZE_UNKNOWN)) == EXEC_F_ARGV_CUT)
+			e->h.argv_size += measure_user_argv(e->data, &args,
+							    *(volatile __u32 *)&e->h.exit_status,
+							    &e->h.flags);
+		e->h.exit_status = 0;
 	}
-	e->h.exit_status = 0;
 	long n = bpf_probe_read_user_str(e->data + len, FILENAME_MAX_LEN, (void *)args.filename);
 	if (n < 0)
 		n = 0;

@@ -212,8 +212,8 @@ fn at_the_largest_caps_the_loop_reader_reports_alike_for_a_fraction_of_the_verif
     assert_eq!(v["args_size"], Value::Null);
 
     // The same programs but sys_exit's twin: the loop one's whole set costs
-    // the verifier under a third of the unrolled one's (natively, 45,500
-    // against 362,300 instructions: sys_exit's 7,900 against 324,700).
+    // the verifier under a third of the unrolled one's (natively, 59,400
+    // against 411,000 instructions: sys_exit's 21,800 against 373,400).
     let sum = |t: &Tracer| -> u64 { verified_insns(t.pid()).iter().map(|(_, n)| n).sum() };
     let (lp, unrolled) = (sum(&r.lp), sum(&r.unrolled));
     assert!(lp > 0 && unrolled > 0, "{lp} {unrolled}");
