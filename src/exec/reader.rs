@@ -75,3 +75,27 @@ pub fn has_bpf_loop() -> bool {
     };
     r == 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_reader_takes_one_twin_and_every_program_without_one() {
+        let progs = [
+            "exec_btf",
+            "sys_exit_btf",
+            "sys_exit_btf_loop",
+            "fexit_execve",
+        ];
+        let has = |n: &str| progs.contains(&n) || n == "fexit_execve_loop";
+        let taken =
+            |r: Reader| -> Vec<&str> { progs.into_iter().filter(|p| r.takes(p, has)).collect() };
+        assert_eq!(taken(Reader::Loop), ["exec_btf", "sys_exit_btf_loop"]);
+        assert_eq!(
+            taken(Reader::Unrolled),
+            ["exec_btf", "sys_exit_btf", "fexit_execve"]
+        );
+        assert_eq!(base_name("fexit_execveat_loop"), "fexit_execveat");
+    }
+}
