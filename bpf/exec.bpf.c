@@ -350,14 +350,15 @@ HOOK(fork, "sched_process_fork", on_fork(parent, child), struct task_struct *par
      struct task_struct *child)
 HOOK(sys_enter, "sys_enter", on_sys_enter(regs, id), struct pt_regs *regs, long id)
 /* sys_exit reads the syscall's number from the registers: tp_btf's are
- * typed, a plain load; raw_tp's only through a probe read. */
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
-{
-	return on_sys_exit(regs->REGS_SYSCALL_NR, ret);
-}
-SEC("raw_tp/sys_exit")
-int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
-{
-	return on_sys_exit(BPF_CORE_READ(regs, REGS_SYSCALL_NR), ret);
-}
+ * typed, a plain load; raw_tp's only through a probe read. Each has a
+ * bpf_loop twin (exec_failed.bpf.h). */
+#define SYS_EXIT(suffix, loop)                                                  \
+	SEC("tp_btf/sys_exit")                                                  \
+	int BPF_PROG(sys_exit_btf##suffix, struct pt_regs *regs, long ret)      \
+	{ return on_sys_exit(regs->REGS_SYSCALL_NR, ret, loop); }               \
+	SEC("raw_tp/sys_exit")                                                  \
+	int BPF_PROG(sys_exit_raw##suffix, struct pt_regs *regs, long ret)      \
+	{ return on_sys_exit(BPF_CORE_READ(regs, REGS_SYSCALL_NR), ret, loop); }
+
+SYS_EXIT(, false)
+SYS_EXIT(_loop, true)

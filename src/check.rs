@@ -149,6 +149,8 @@ fn hardest_exec() -> exec::Config {
             .into_iter()
             .collect(),
         table_size: None,
+        // what exec would load here
+        argv_reader: crate::exec::reader::detect(),
     }
 }
 
@@ -388,7 +390,7 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
         "programs": programs,
         "failed_hooks": failed_hooks.iter().map(|(t, p)| (t.name().to_string(), to_value(p)))
             .collect::<serde_json::Map<_, _>>(),
-        "exec": {"hook": exec_hook, "failed_hook": failed_hook, "can_run": exec.can_run, "reason": exec.reason, "fix": exec.fix},
+        "exec": {"hook": exec_hook, "failed_hook": failed_hook, "failed_argv_reader": cfg.argv_reader.name(), "can_run": exec.can_run, "reason": exec.reason, "fix": exec.fix},
         "xdp": xdp,
     });
     crate::output::print_json(&report)?;

@@ -69,6 +69,7 @@ fn check_names_the_capability_that_is_missing() {
     assert_eq!(
         v["exec"],
         serde_json::json!({"hook": v["exec"]["hook"], "failed_hook": v["exec"]["failed_hook"],
+                           "failed_argv_reader": v["exec"]["failed_argv_reader"],
                            "can_run": true, "reason": null, "fix": null}),
         "{v}"
     );

@@ -82,6 +82,20 @@ pub struct ExecArgs {
     #[arg(long, value_name = "N", hide = true,
           value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     pub table_size: Option<u32>,
+
+    /// For tests: how the failed-exec programs walk argv, instead of the way
+    /// the kernel is probed for (`unrolled` runs on 5.17+ too)
+    #[arg(long, value_enum, hide = true)]
+    pub argv_reader: Option<ArgvReader>,
+}
+
+/// How `--failed`'s programs walk a failed exec's argv (src/exec/reader.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArgvReader {
+    /// bpf_loop, whose callback the verifier checks once (Linux 5.17+)
+    Loop,
+    /// loops the compiler unrolls and the verifier walks whole, for kernels before 5.17
+    Unrolled,
 }
 
 impl ExecArgs {

@@ -11,7 +11,7 @@ pub mod xdp;
 use clap::{Args, Parser, Subcommand};
 
 pub use common::Common;
-pub use exec::ExecArgs;
+pub use exec::{ArgvReader, ExecArgs};
 pub use values::{parse_count, parse_duration, parse_iface, parse_size, MAX_DURATION};
 pub use xdp::{parse_cidr, Cidr, XdpArgs, XdpFlavour, XdpMode};
 

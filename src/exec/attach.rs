@@ -13,6 +13,7 @@ use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 use super::failed_hook::{
     self, attach_tracepoint, prepare, strip_privilege, FailedHook, Prepared, Tier,
 };
+use super::reader::{base_name, Reader};
 use super::skel::{ExecSkel, ExecSkelBuilder, OpenExecSkel};
 use crate::error::Error;
 use crate::kernel;
@@ -52,6 +53,8 @@ pub struct Config {
     /// Capacity of the pids, inflight, exited and exec_times tables (tests),
     /// else built in.
     pub table_size: Option<u32>,
+    /// How the failed-exec programs walk argv: which twin of each loads.
+    pub argv_reader: Reader,
 }
 
 pub struct Attached<'obj> {
@@ -264,10 +267,24 @@ fn try_flavour<'obj>(
         Prepared::Fexit(t) => t.as_slice(),
         _ => &[],
     };
+    let names: Vec<String> = open
+        .open_object_mut()
+        .progs()
+        .map(|p| p.name().to_string_lossy().into_owned())
+        .collect();
+    let has = |n: &str| names.iter().any(|m| m == n);
     for mut prog in open.open_object_mut().progs_mut() {
         let section = prog.section().to_string_lossy().into_owned();
         let name = prog.name().to_string_lossy().into_owned();
-        let target = fexit.iter().find(|(p, _)| *p == name).map(|(_, t)| *t);
+        // only one twin of each failed-exec program: the reader's
+        if !cfg.argv_reader.takes(&name, has) {
+            prog.set_autoload(false);
+            continue;
+        }
+        let target = fexit
+            .iter()
+            .find(|(p, _)| *p == base_name(&name))
+            .map(|(_, t)| *t);
         if let Some(t) = target {
             prog.set_attach_target(0, Some(t.to_string()))
                 .map_err(|e| Error::Kernel(format!("setting fexit's target {t}: {e}")))?;
@@ -290,7 +307,7 @@ fn try_flavour<'obj>(
     let hook = |p: &libbpf_rs::ProgramMut<'_>| {
         let section = p.section().to_string_lossy().into_owned();
         let name = p.name().to_string_lossy().into_owned();
-        match fexit.iter().find(|(p, _)| *p == name) {
+        match fexit.iter().find(|(p, _)| *p == base_name(&name)) {
             Some((_, t)) => format!("{section}/{t}"),
             None => section,
         }

@@ -6,6 +6,7 @@ pub(crate) mod cgroup;
 pub mod decode;
 pub mod failed_hook;
 pub(crate) mod names;
+pub mod reader;
 pub mod skel;
 
 use std::cell::RefCell;
@@ -52,6 +53,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
         comms: args.comm.clone(),
         cgroups,
         table_size: args.table_size,
+        argv_reader: reader::choose(args.argv_reader)?,
     };
     let mut objs = [const { MaybeUninit::uninit() }; attach::SLOTS];
     let mut att = attach::load_and_attach(&mut objs, &cfg)?;

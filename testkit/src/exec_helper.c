@@ -208,6 +208,18 @@ int main(int argc, char **argv)
 		printf("%ld\n", r < 0 ? -(long)errno : r);
 		return 0;
 	}
+	/* bad-argv PATH ARG...: execve(PATH, [PATH, ARG..., <unreadable>]) fails with
+	 * EFAULT; what is before the unreadable element is readable */
+	if (argc >= 3 && !strcmp(argv[1], "bad-argv")) {
+		char *v[argc + 1];
+		for (int i = 2; i < argc; i++)
+			v[i - 2] = argv[i];
+		v[argc - 2] = (char *)1;
+		v[argc - 1] = NULL;
+		long r = syscall(SYS_execve, argv[2], v, NULL);
+		printf("%ld\n", r < 0 ? -(long)errno : r);
+		return 0;
+	}
 	if (argc == 4 && (!strcmp(argv[1], "threads") || !strcmp(argv[1], "leader-first"))) {
 		code = atoi(argv[3]);
 		threads(atoi(argv[2]), !strcmp(argv[1], "leader-first"));

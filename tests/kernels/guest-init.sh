@@ -133,6 +133,9 @@ fi
 # tracepoints there (and stderr must say why).
 want_tier=fexit
 case $(uname -r) in 5.10.*) want_tier=tracepoint ;; esac
+# The argv reader of the failed-exec programs: bpf_loop's (5.17+), the unrolled loops before.
+want_reader=loop
+case $(uname -r) in 5.10.*) want_reader=unrolled ;; esac
 # 4. exec --exits --failed: the exit record of a marker (exit code 7, paired by exec_id) and a
 # failed exec (ENOENT) of a marker path.
 ebpf-jsonl exec -v --exits --failed >$T/ef.out 2>$T/ef.err &
@@ -199,6 +202,16 @@ for h in tracepoint raw; do
         failed_detail="$failed_detail; --failed-hook $h: exit $rc, want one failed exec of /nonexistent/$M-failed-$h (and no tracefs in /proc/mounts: $(grep -c tracefs /proc/mounts)); got: $(jq -c -s "[.[] | select(.ret != 0)]" $T/f$h.out 2>/dev/null | cut -c1-200)"
     fi
 done
+# 4a'. Where there is no bpf_loop, forcing its reader is refused before load: one line, exit 4.
+if [ $want_reader = unrolled ]; then
+    ebpf-jsonl exec --failed --argv-reader loop --duration 1s >$T/frd.out 2>$T/frd.err
+    rc=$?
+    if [ $rc = 4 ] && [ "$(wc -l <$T/frd.err)" = 1 ] && grep -q 'no bpf_loop' $T/frd.err && [ ! -s $T/frd.out ]; then
+        failed_detail="$failed_detail; --argv-reader loop refused"
+    else
+        failed_auto=FAIL; failed_detail="$failed_detail; --argv-reader loop: exit $rc, want 4 and one line: $(head -c 300 $T/frd.err)"
+    fi
+fi
 report failed $failed_auto "$failed_detail"
 
 # 4b. The largest caps (--max-args 1024 --max-argv-bytes 64K) with --failed: the programs the
@@ -266,14 +279,14 @@ ebpf-jsonl check >$T/check.json 2>$T/check.err
 rc=$?
 dump $T/check.json $T/check.err
 want_rc=1; [ $exec_ok = true ] && [ $xdp_ok = true ] && want_rc=0
-# shellcheck disable=SC2016 # $e, $x, $f and $w are jq's variables
-agree='.exec.can_run == $e and .xdp.can_run == $x
+# shellcheck disable=SC2016 # $e, $x, $f, $w and $r are jq's variables
+agree='.exec.can_run == $e and .xdp.can_run == $x and .exec.failed_argv_reader == $r
        and all(.exec, .xdp; .can_run or (.fix | test("Linux [0-9]+[.][0-9]+")))
        and (($f | not) or (.exec.failed_hook == $w
                             and all(.failed_hooks | to_entries[] | select(.key != "fexit" or $w == "fexit"); .value.attaches)))'
-detail="exit $rc; exec.hook=$(jq -r .exec.hook $T/check.json 2>/dev/null) exec.failed_hook=$(jq -r .exec.failed_hook $T/check.json 2>/dev/null) exec.can_run=$(jq -r .exec.can_run $T/check.json 2>/dev/null) (suites: $exec_ok) xdp.can_run=$(jq -r .xdp.can_run $T/check.json 2>/dev/null) (suite: $xdp_ok) xdp.fix=$(jq -r .xdp.fix $T/check.json 2>/dev/null) xdp.flavour=$(jq -r .programs.xdp.flavour $T/check.json 2>/dev/null)"
+detail="exit $rc; exec.hook=$(jq -r .exec.hook $T/check.json 2>/dev/null) exec.failed_hook=$(jq -r .exec.failed_hook $T/check.json 2>/dev/null) exec.failed_argv_reader=$(jq -r .exec.failed_argv_reader $T/check.json 2>/dev/null) exec.can_run=$(jq -r .exec.can_run $T/check.json 2>/dev/null) (suites: $exec_ok) xdp.can_run=$(jq -r .xdp.can_run $T/check.json 2>/dev/null) (suite: $xdp_ok) xdp.fix=$(jq -r .xdp.fix $T/check.json 2>/dev/null) xdp.flavour=$(jq -r .programs.xdp.flavour $T/check.json 2>/dev/null)"
 failed_ok=false; passed failed && failed_ok=true
-if [ $rc = $want_rc ] && jq -e --argjson e $exec_ok --argjson x $xdp_ok --argjson f $failed_ok --arg w $want_tier "$agree" $T/check.json >/dev/null 2>&1; then
+if [ $rc = $want_rc ] && jq -e --argjson e $exec_ok --argjson x $xdp_ok --argjson f $failed_ok --arg w $want_tier --arg r $want_reader "$agree" $T/check.json >/dev/null 2>&1; then
     report check PASS "$detail"
 else
     report check FAIL "$detail $(first_err $T/check.err)"
