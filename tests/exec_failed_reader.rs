@@ -222,7 +222,11 @@ fn at_the_largest_caps_the_loop_reader_reports_alike_for_a_fraction_of_the_verif
     };
     let (mut lp, mut unrolled) = (insns(&r.lp), insns(&r.unrolled));
     assert_eq!(lp.len(), unrolled.len(), "{lp:?} {unrolled:?}");
-    let common: Vec<u64> = lp.iter().filter(|n| unrolled.contains(n)).copied().collect();
+    let common: Vec<u64> = lp
+        .iter()
+        .filter(|n| unrolled.contains(n))
+        .copied()
+        .collect();
     for n in common {
         lp.remove(lp.iter().position(|&x| x == n).unwrap());
         unrolled.remove(unrolled.iter().position(|&x| x == n).unwrap());
