@@ -275,15 +275,14 @@ fn exit_records_carry_the_identity() {
 #[test]
 fn exec_times_not_kept_for_a_full_table_are_counted() {
     // Room for 1 exec'd live process: two live at once, one is counted.
-    let t = Tracer::start(&["exec", "--table-size", "1"]);
+    let mut t = Tracer::start(&["exec", "--table-size", "1"]);
     let mut sleeper = Command::new("/bin/sleep").arg("30").spawn().unwrap();
-    let exe = format!("/proc/{}/exe", sleeper.id());
-    for _ in 0..1000 {
-        if std::fs::read_link(&exe).is_ok_and(|p| p.ends_with("sleep")) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    // Its record means its exec took the slot (or was counted): /proc's exe
+    // changes earlier, before the exec hook runs.
+    let pid = sleeper.id();
+    t.wait_for(&format!("the exec of {pid}"), |v| {
+        v["type"] == "exec" && v["pid"] == pid
+    });
     run(&mut Command::new("/bin/true"));
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
