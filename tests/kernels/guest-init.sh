@@ -329,7 +329,7 @@ if selected egress; then
         fi
     else
         collect egress
-        report egress FAIL "did not attach both directions (exit $rc): $(first_err $T/egress.err) $(grep ': attached' $T/egress.err | tr '\n' ' ')"
+        report egress FAIL "did not attach both directions (exit $rc): $(first_err $T/egress.err) $(grep -v -m1 '^libbpf: ' $T/egress.err | cut -c1-200) $(grep ': attached' $T/egress.err | tr '\n' ' ')"
     fi
 fi
 
