@@ -12,8 +12,7 @@ use crate::clock::Timestamp;
 pub struct FlowRecord {
     pub timestamp: Timestamp,
     pub iface: std::sync::Arc<str>,
-    /// `ingress` (the XDP program) or `egress` (the TC program).
-    pub direction: &'static str,
+    pub direction: &'static str, // `ingress` (XDP) or `egress` (TC)
     pub proto: IpProto,
     pub src_ip: std::net::IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]

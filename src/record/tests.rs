@@ -171,7 +171,7 @@ fn flow_records_match_contract() {
     };
     assert_eq!(
         serde_json::to_string(&flow(udp, Some((40001, 9000)), None)).unwrap(),
-        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","proto":"udp","src_ip":"10.0.0.2","src_port":40001,"dst_ip":"10.0.0.1","dst_port":9000,"packets":12,"bytes":1704}"#
+        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","direction":"ingress","proto":"udp","src_ip":"10.0.0.2","src_port":40001,"dst_ip":"10.0.0.1","dst_port":9000,"packets":12,"bytes":1704}"#
     );
     let icmp = IpProto {
         number: 1,
@@ -179,7 +179,7 @@ fn flow_records_match_contract() {
     };
     assert_eq!(
         serde_json::to_string(&flow(icmp, None, Some((8, 0)))).unwrap(),
-        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","proto":"icmp","src_ip":"10.0.0.2","dst_ip":"10.0.0.1","icmp_type":8,"icmp_code":0,"packets":12,"bytes":1704}"#
+        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","direction":"ingress","proto":"icmp","src_ip":"10.0.0.2","dst_ip":"10.0.0.1","icmp_type":8,"icmp_code":0,"packets":12,"bytes":1704}"#
     );
     let gre = IpProto {
         number: 47,
@@ -187,7 +187,7 @@ fn flow_records_match_contract() {
     };
     assert_eq!(
         serde_json::to_string(&flow(gre, None, None)).unwrap(),
-        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","proto":"47","src_ip":"10.0.0.2","dst_ip":"10.0.0.1","packets":12,"bytes":1704}"#
+        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","direction":"ingress","proto":"47","src_ip":"10.0.0.2","dst_ip":"10.0.0.1","packets":12,"bytes":1704}"#
     );
     let name = |number, ipv6| serde_json::to_string(&IpProto { number, ipv6 }).unwrap();
     assert_eq!(name(6, true), r#""tcp""#);

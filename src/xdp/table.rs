@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use libbpf_rs::{MapCore, MapFlags};
 
+use super::cats::{CAT_N, CAT_TOTAL};
 use super::drain::{Delta, Drainer};
 use super::skel::{self, types::counters_key, types::xdp_counters};
 use super::slots::{Direction, Mapping, Pair, Slot};
-use super::{CAT_N, CAT_TOTAL};
 use crate::error::Error;
 
 /// (packets, bytes) per category, then at `CAT_TOTAL` every packet so far:
