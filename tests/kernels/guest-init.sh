@@ -315,7 +315,8 @@ if selected egress; then
                      and udp(\"ingress\"; \"10.200.0.1\"; 9002) == [$M, $((M * 43))]"
         wait_jq $T/egress.out "$udp $want_counts"
         collect egress
-        hook=$(grep -m1 'egress: attached' $T/egress.err | grep -E -o 'with (tcx|a clsact filter)' | sed 's/with a clsact filter/clsact/; s/with //')
+        # `with tcx`, `with clsact` or `with a clsact filter (pref P, handle 0xH)`
+    hook=$(grep -m1 'egress: attached' $T/egress.err | grep -E -o 'with (a )?(tcx|clsact)' | sed -E 's/with (a )?//')
         left="$(tc -n a filter show dev xa egress)$(tc -n a qdisc show dev xa | grep clsact)"
         got=$(jq -c -s "$udp [udp(\"egress\"; \"10.200.0.2\"; 9001), udp(\"ingress\"; \"10.200.0.1\"; 9002)]" $T/egress.out 2>/dev/null)
         shape='all(.[]; .direction == "ingress" or .direction == "egress")
