@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod drain;
+pub mod egress;
 pub mod flavour;
 pub mod skel;
 #[cfg(test)]
