@@ -5,14 +5,16 @@
 //! created it and nobody else's filter is on it by then. A SIGKILL leaves
 //! both behind (said on stderr at attach, with the commands to remove them).
 //!
-//! Every call works in the calling thread's network namespace: attach and
-//! detach from the same one.
+//! Attach works in the calling thread's network namespace; checking and
+//! removing go back to it from wherever they are called ([`Netns`]).
 
+use std::cell::Cell;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use libbpf_rs::libbpf_sys;
 
 use super::netlink;
+use super::netns::Netns;
 
 pub struct Filter {
     pub iface: String,
@@ -20,10 +22,13 @@ pub struct Filter {
     pub pref: u32,
     pub handle: u32,
     prog_id: u32,
-    /// This run created the clsact qdisc (there was none).
-    pub created_qdisc: bool,
+    /// This run created the clsact qdisc (there was none), and has not
+    /// removed it.
+    created_qdisc: Cell<bool>,
     /// Removed already (detach, then Drop).
     removed: bool,
+    /// Where it was attached.
+    netns: Netns,
 }
 
 fn hook(ifindex: u32, attach_point: libbpf_sys::bpf_tc_attach_point) -> libbpf_sys::bpf_tc_hook {
@@ -54,6 +59,8 @@ pub enum Refusal {
 
 /// Adds our filter, creating the clsact qdisc if there is none.
 pub fn attach(prog: BorrowedFd<'_>, iface: &str, ifindex: u32) -> Result<Filter, Refusal> {
+    let netns =
+        Netns::current().map_err(|e| Refusal::Errno(e, "opening the network namespace".into()))?;
     let mut h = hook(ifindex, libbpf_sys::BPF_TC_EGRESS);
     // SAFETY: a valid hook; libbpf creates the clsact qdisc (exclusively).
     let created_qdisc = match unsafe { libbpf_sys::bpf_tc_hook_create(&mut h) } {
@@ -79,9 +86,10 @@ pub fn attach(prog: BorrowedFd<'_>, iface: &str, ifindex: u32) -> Result<Filter,
         pref: 0,
         handle: 0,
         prog_id: 0,
-        created_qdisc,
+        created_qdisc: Cell::new(created_qdisc),
         // Nothing of ours to remove until the filter is in.
         removed: true,
+        netns,
     };
     // From here on a failure removes the qdisc again (if ours and empty).
     let pref = match free_pref(ifindex) {
@@ -124,6 +132,10 @@ impl Filter {
     /// Whether our filter is still on the hook, holding our program (and
     /// not someone's that took its pref and handle after ours went).
     pub fn still_attached(&self) -> Result<bool, i32> {
+        self.netns.run(|| self.query())?
+    }
+
+    fn query(&self) -> Result<bool, i32> {
         let h = hook(self.ifindex, libbpf_sys::BPF_TC_EGRESS);
         let mut o = opts(self.pref, self.handle);
         // SAFETY: a valid hook and opts; libbpf fills in the program's id.
@@ -135,13 +147,18 @@ impl Filter {
         }
     }
 
+    /// Whether this run created the clsact qdisc (and has not removed it).
+    pub fn created_qdisc(&self) -> bool {
+        self.created_qdisc.get()
+    }
+
     /// The `tc` commands that remove what this run added (for the SIGKILL note).
     pub fn removal(&self) -> String {
         let filter = format!(
             "`tc filter del dev {} egress pref {} handle 0x{:x} bpf`",
             self.iface, self.pref, self.handle
         );
-        if self.created_qdisc {
+        if self.created_qdisc() {
             format!("{filter} and `tc qdisc del dev {} clsact`", self.iface)
         } else {
             filter
@@ -154,7 +171,19 @@ impl Filter {
         if std::mem::replace(&mut self.removed, true) {
             return;
         }
-        match self.still_attached() {
+        if let Err(e) = self.netns.run(|| self.remove_here()) {
+            eprintln!(
+                "ebpf-jsonl: xdp: egress: entering the network namespace of {} failed: {}; \
+                 remove what is left there with {}",
+                self.iface,
+                std::io::Error::from_raw_os_error(e),
+                self.removal()
+            );
+        }
+    }
+
+    fn remove_here(&self) {
+        match self.query() {
             Ok(true) => {
                 let h = hook(self.ifindex, libbpf_sys::BPF_TC_EGRESS);
                 let o = opts(self.pref, self.handle);
@@ -191,8 +220,8 @@ impl Filter {
     /// Deletes the clsact qdisc if this run created it and no filter of
     /// anyone's is on either of its hooks. (Never bpf_tc_hook_destroy on one
     /// direction: libbpf then flushes every filter of that hook.)
-    fn remove_qdisc(&mut self) {
-        if !std::mem::take(&mut self.created_qdisc) {
+    fn remove_qdisc(&self) {
+        if !self.created_qdisc.take() {
             return;
         }
         let others = netlink::filters(self.ifindex, false).and_then(|mut i| {

@@ -6,6 +6,7 @@
 
 mod clsact;
 mod netlink;
+mod netns;
 mod tcx;
 #[cfg(test)]
 mod tests;
@@ -133,7 +134,7 @@ impl EgressLink {
         let How::Clsact(f, why) = &self.how else {
             return None;
         };
-        let qdisc = if f.created_qdisc {
+        let qdisc = if f.created_qdisc() {
             " (and the clsact qdisc this run created)"
         } else {
             ""
