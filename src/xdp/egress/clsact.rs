@@ -8,8 +8,8 @@
 //! Attach works in the calling thread's network namespace; checking and
 //! removing go back to it from wherever they are called ([`Netns`]).
 
-use std::cell::Cell;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use libbpf_rs::libbpf_sys;
 
@@ -21,10 +21,13 @@ pub struct Filter {
     ifindex: u32,
     pub pref: u32,
     pub handle: u32,
+    /// The prefs of others' filters that run before ours (lower), when
+    /// there was no free pref below them.
+    pub after: Vec<u32>,
     prog_id: u32,
     /// This run created the clsact qdisc (there was none), and has not
     /// removed it.
-    created_qdisc: Cell<bool>,
+    created_qdisc: AtomicBool,
     /// Removed already (detach, then Drop).
     removed: bool,
     /// Where it was attached.
@@ -85,14 +88,15 @@ pub fn attach(prog: BorrowedFd<'_>, iface: &str, ifindex: u32) -> Result<Filter,
         ifindex,
         pref: 0,
         handle: 0,
+        after: Vec::new(),
         prog_id: 0,
-        created_qdisc: Cell::new(created_qdisc),
+        created_qdisc: AtomicBool::new(created_qdisc),
         // Nothing of ours to remove until the filter is in.
         removed: true,
         netns,
     };
     // From here on a failure removes the qdisc again (if ours and empty).
-    let pref = match free_pref(ifindex) {
+    let (pref, after) = match free_pref(ifindex) {
         Ok(p) => p,
         Err(e) => {
             f.remove_qdisc();
@@ -109,23 +113,28 @@ pub fn attach(prog: BorrowedFd<'_>, iface: &str, ifindex: u32) -> Result<Filter,
         let what = format!("adding a clsact egress filter (pref {pref})");
         return Err(Refusal::Errno(-rc, what));
     }
-    (f.pref, f.handle, f.prog_id) = (o.priority, o.handle, o.prog_id);
+    (f.pref, f.handle, f.prog_id, f.after) = (o.priority, o.handle, o.prog_id, after);
     f.removed = false;
     Ok(f)
 }
 
-/// The lowest pref no filter on the egress hook has: ours runs before
-/// others' where it can (it only observes, returning TC_ACT_UNSPEC), so a
-/// filter that ends classification (`action ok`) does not hide packets from
-/// it; never shared with anyone else's filters.
-fn free_pref(ifindex: u32) -> Result<u32, i32> {
-    let used: Vec<u32> = netlink::filters(ifindex, true)?
+/// The lowest pref no filter on the egress hook has, and the prefs of
+/// filters below it: ours runs before others' where it can (it only
+/// observes, returning TC_ACT_UNSPEC), so a filter that ends classification
+/// (`action ok`) does not hide packets from it; never shared with anyone
+/// else's filters.
+fn free_pref(ifindex: u32) -> Result<(u32, Vec<u32>), i32> {
+    let mut used: Vec<u32> = netlink::filters(ifindex, true)?
         .iter()
         .map(netlink::Object::pref)
         .collect();
-    Ok((1..=u32::from(u16::MAX))
+    used.sort_unstable();
+    used.dedup();
+    let pref = (1..=u32::from(u16::MAX))
         .find(|p| !used.contains(p))
-        .unwrap_or(u32::from(u16::MAX)))
+        .unwrap_or(u32::from(u16::MAX));
+    used.retain(|&p| p < pref);
+    Ok((pref, used))
 }
 
 impl Filter {
@@ -149,7 +158,7 @@ impl Filter {
 
     /// Whether this run created the clsact qdisc (and has not removed it).
     pub fn created_qdisc(&self) -> bool {
-        self.created_qdisc.get()
+        self.created_qdisc.load(Ordering::Relaxed)
     }
 
     /// The `tc` commands that remove what this run added (for the SIGKILL note).
@@ -221,7 +230,7 @@ impl Filter {
     /// anyone's is on either of its hooks. (Never bpf_tc_hook_destroy on one
     /// direction: libbpf then flushes every filter of that hook.)
     fn remove_qdisc(&self) {
-        if !self.created_qdisc.take() {
+        if !self.created_qdisc.swap(false, Ordering::Relaxed) {
             return;
         }
         let others = netlink::filters(self.ifindex, false).and_then(|mut i| {

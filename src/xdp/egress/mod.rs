@@ -139,9 +139,19 @@ impl EgressLink {
         } else {
             ""
         };
+        let after = if f.after.is_empty() {
+            String::new()
+        } else {
+            let prefs: Vec<String> = f.after.iter().map(u32::to_string).collect();
+            format!(
+                "; it runs after the filters already at pref {} (one that ends classification \
+                 hides packets from it)",
+                prefs.join(", ")
+            )
+        };
         Some(format!(
             "ebpf-jsonl: xdp: egress: note: {why}: any exit removes the filter, but a SIGKILL \
-             leaves it{qdisc} on {}; then remove it with {}",
+             leaves it{qdisc} on {}; then remove it with {}{after}",
             self.iface,
             f.removal()
         ))

@@ -79,9 +79,14 @@ fn someone_elses_clsact_qdisc_and_filters_are_left_exactly_as_they_were() {
     // after it.
     assert_eq!(link.describe(), "a clsact filter (pref 2, handle 0x1)");
     let note = link.note().unwrap();
+    // Not our qdisc; and their filter at pref 1 runs first, as said.
     assert!(
-        !note.contains("qdisc") && note.ends_with("pref 2 handle 0x1 bpf`"),
-        "not our qdisc: {note}"
+        !note.contains("qdisc")
+            && note.ends_with(
+                "pref 2 handle 0x1 bpf`; it runs after the filters already at pref 1 (one \
+                 that ends classification hides packets from it)"
+            ),
+        "{note}"
     );
     let during = show(&p, "filter", &["egress"]);
     assert!(
