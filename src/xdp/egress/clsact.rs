@@ -81,7 +81,10 @@ pub fn attach(prog: BorrowedFd<'_>, iface: &str, ifindex: u32) -> Result<Filter,
             }
             Err(e) => return Err(Refusal::Errno(e, "reading the ingress qdisc's kind".into())),
         },
-        rc => return Err(Refusal::Errno(-rc, "creating a clsact qdisc".into())),
+        rc => {
+            let what = format!("creating a clsact qdisc{}", missing(-rc, "sch_ingress"));
+            return Err(Refusal::Errno(-rc, what));
+        }
     };
     let mut f = Filter {
         iface: iface.to_string(),
@@ -110,12 +113,28 @@ pub fn attach(prog: BorrowedFd<'_>, iface: &str, ifindex: u32) -> Result<Filter,
     let rc = unsafe { libbpf_sys::bpf_tc_attach(&h, &mut o) };
     if rc < 0 {
         f.remove_qdisc();
-        let what = format!("adding a clsact egress filter (pref {pref})");
+        let what = format!(
+            "adding a clsact egress filter (pref {pref}){}",
+            missing(-rc, "cls_bpf")
+        );
         return Err(Refusal::Errno(-rc, what));
     }
     (f.pref, f.handle, f.prog_id, f.after) = (o.priority, o.handle, o.prog_id, after);
     f.removed = false;
     Ok(f)
+}
+
+/// For ENOENT, the kernel's answer to a qdisc or classifier kind it does
+/// not know: the module (sch_ingress for clsact, cls_bpf) to load.
+pub(super) fn missing(errno: i32, module: &str) -> String {
+    if errno != libc::ENOENT {
+        return String::new();
+    }
+    let config = match module {
+        "sch_ingress" => "CONFIG_NET_SCH_INGRESS",
+        _ => "CONFIG_NET_CLS_BPF",
+    };
+    format!(" (the kernel has no {module}, {config}: load it with `modprobe {module}`)")
 }
 
 /// The lowest pref no filter on the egress hook has, and the prefs of

@@ -151,3 +151,15 @@ fn clsact_is_checked_and_removed_in_the_namespace_it_was_attached_in() {
     link.detach();
     assert_eq!(snapshot(&p), before);
 }
+
+#[test]
+fn a_missing_qdisc_or_classifier_names_its_module() {
+    use crate::xdp::egress::clsact::missing;
+    assert_eq!(
+        missing(libc::ENOENT, "sch_ingress"),
+        " (the kernel has no sch_ingress, CONFIG_NET_SCH_INGRESS: load it with `modprobe \
+         sch_ingress`)"
+    );
+    assert!(missing(libc::ENOENT, "cls_bpf").contains("CONFIG_NET_CLS_BPF"));
+    assert_eq!(missing(libc::EINVAL, "cls_bpf"), "");
+}
