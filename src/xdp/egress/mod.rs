@@ -127,9 +127,10 @@ impl EgressLink {
         }
     }
 
-    /// The stderr line to print after `attached` (None for tcx): why
-    /// clsact, and that a SIGKILL leaves its filter (and the qdisc this run
-    /// created) behind, with the commands that remove them.
+    /// The stderr line to print after `attached` (None for tcx), without
+    /// the `ebpf-jsonl: xdp: ` prefix (as [`super::flavour::Flavour::note`]):
+    /// why clsact, and that a SIGKILL leaves its filter (and the qdisc this
+    /// run created) behind, with the commands that remove them.
     pub fn note(&self) -> Option<String> {
         let How::Clsact(f, why) = &self.how else {
             return None;
@@ -150,7 +151,7 @@ impl EgressLink {
             )
         };
         Some(format!(
-            "ebpf-jsonl: xdp: egress: note: {why}: any exit removes the filter, but a SIGKILL \
+            "egress: note: {why}: any exit removes the filter, but a SIGKILL \
              leaves it{qdisc} on {}; then remove it with {}{after}",
             self.iface,
             f.removal()

@@ -41,7 +41,7 @@ fn clsact_creates_the_qdisc_and_our_filter_and_detach_removes_both() {
         p.if_a
     );
     assert!(
-        note.starts_with("ebpf-jsonl: xdp: egress: note: clsact was chosen")
+        note.starts_with("egress: note: clsact was chosen")
             && note.contains("a SIGKILL leaves it (and the clsact qdisc this run created)")
             && note.ends_with(&cmds),
         "{note}"

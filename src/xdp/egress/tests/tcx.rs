@@ -89,7 +89,7 @@ fn auto_falls_back_to_clsact_when_tcx_refuses_and_says_why() {
     let note = link.note().unwrap();
     assert!(
         note.starts_with(
-            "ebpf-jsonl: xdp: egress: note: the kernel refused the TCX attach (Numerical result \
+            "egress: note: the kernel refused the TCX attach (Numerical result \
              out of range"
         ) && note.contains("a SIGKILL leaves it (and the clsact qdisc this run created)"),
         "{note}"
