@@ -247,7 +247,9 @@ impl Filter {
 
     /// Deletes the clsact qdisc if this run created it and no filter of
     /// anyone's is on either of its hooks. (Never bpf_tc_hook_destroy on one
-    /// direction: libbpf then flushes every filter of that hook.)
+    /// direction: libbpf then flushes every filter of that hook.) Netlink
+    /// has no conditional delete: a filter someone adds between the dump
+    /// and the delete, a few microseconds, would go with the qdisc.
     fn remove_qdisc(&self) {
         if !self.created_qdisc.swap(false, Ordering::Relaxed) {
             return;
