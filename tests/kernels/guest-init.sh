@@ -290,48 +290,64 @@ if selected egress; then
     # 5b. egress: on the same pair, `--direction both`: N UDP datagrams out of xa (egress) and M into
     # it (ingress), each counted exactly in its direction, in packets and bytes (a 1-byte payload: 43
     # bytes a frame), conserved per direction, every record with its direction. The egress hook auto
-    # picks by the kernel: a clsact qdisc and filter before TCX (6.6), tcx from it; after SIGTERM no
-    # filter and no clsact qdisc is left on xa.
+    # picks by the kernel: a clsact qdisc and filter before TCX (6.6), tcx from it; where that is
+    # tcx, `--egress-hook clsact` is run too. After SIGTERM no filter and no clsact qdisc is left.
     want_hook=tcx
     case $(uname -r) in [1-5].* | 6.[0-5].*) want_hook=clsact ;; esac
     M=60
-    ip netns exec a ebpf-jsonl xdp -v xa --direction both --interval 1s >$T/egress.out 2>$T/egress.err &
-    pid=$!
-    # both attachments: the XDP program's line, then the egress one's
-    if wait_for $T/egress.err 'egress: attached' $pid && [ "$(grep -c ': attached' $T/egress.err)" = 2 ]; then
+    # udp(DIR; DST PORT): [packets, bytes] of the UDP flows DIR to DST PORT (bash's /dev/udp: a new
+    # source port, so a new flow, each datagram)
+    udp='def udp(d; ip; p): [.[] | select(.type == "flow" and .direction == d and .proto == "udp"
+                                         and .dst_ip == ip and .dst_port == p)]
+                          | [(map(.packets) | add // 0), (map(.bytes) | add // 0)];'
+    # shellcheck disable=SC2016 # $f and $s are jq's variables
+    cons='def cons(d): ([.[] | select(.type == "flow" and .direction == d) | .packets] | add // 0) as $f
+                       | ([.[] | select(.type == "xdp_stats" and .direction == d)] | last) as $s
+                       | $f + $s.untracked_packets + $s.excluded_packets + $s.non_ip_packets
+                            + $s.malformed_packets == $s.packets;'
+    want_counts="udp(\"egress\"; \"10.200.0.2\"; 9001) == [$N, $((N * 43))]
+                 and udp(\"ingress\"; \"10.200.0.1\"; 9002) == [$M, $((M * 43))]"
+    shape='all(.[]; .direction == "ingress" or .direction == "egress")
+           and ([.[] | select(.type == "xdp_stats") | .direction] | length > 0 and (. | unique) == ["egress", "ingress"])
+           and all(.[] | select(.type == "xdp_stats"); .interval_ns > 0)'
+    # egress_run ARG WANT: one run with --egress-hook ARG that must attach with WANT; sets e_verdict
+    # (PASS or FAIL) and e_detail.
+    egress_run() {
+        local arg=$1 want=$2 out=$T/egress-$1.out err=$T/egress-$1.err hook left got
+        ip netns exec a ebpf-jsonl xdp -v xa --direction both --egress-hook "$arg" --interval 1s >"$out" 2>"$err" &
+        pid=$!
+        # both attachments: the XDP program's line, then the egress one's
+        if ! wait_for "$err" 'egress: attached' $pid || [ "$(grep -c ': attached' "$err")" != 2 ]; then
+            collect "egress-$arg"
+            e_verdict=FAIL
+            e_detail="--egress-hook $arg did not attach both directions (exit $rc): $(first_err "$err") $(grep -v -m1 '^libbpf: ' "$err" | cut -c1-200) $(grep ': attached' "$err" | tr '\n' ' ')"
+            return
+        fi
         ip netns exec a bash -c 'for ((i = 0; i < '"$N"'; i++)); do echo -n x >/dev/udp/10.200.0.2/9001; done'
         ip netns exec b bash -c 'for ((i = 0; i < '"$M"'; i++)); do echo -n x >/dev/udp/10.200.0.1/9002; done'
-        # udp(DIR; DST PORT): [packets, bytes] of the UDP flows DIR to DST PORT (bash's /dev/udp: a new
-        # source port, so a new flow, each datagram)
-        udp='def udp(d; ip; p): [.[] | select(.type == "flow" and .direction == d and .proto == "udp"
-                                             and .dst_ip == ip and .dst_port == p)]
-                              | [(map(.packets) | add // 0), (map(.bytes) | add // 0)];'
-        # shellcheck disable=SC2016 # $f and $s are jq's variables
-        cons='def cons(d): ([.[] | select(.type == "flow" and .direction == d) | .packets] | add // 0) as $f
-                           | ([.[] | select(.type == "xdp_stats" and .direction == d)] | last) as $s
-                           | $f + $s.untracked_packets + $s.excluded_packets + $s.non_ip_packets
-                                + $s.malformed_packets == $s.packets;'
-        want_counts="udp(\"egress\"; \"10.200.0.2\"; 9001) == [$N, $((N * 43))]
-                     and udp(\"ingress\"; \"10.200.0.1\"; 9002) == [$M, $((M * 43))]"
-        wait_jq $T/egress.out "$udp $want_counts"
-        collect egress
+        wait_jq "$out" "$udp $want_counts"
+        collect "egress-$arg"
         # `with tcx`, `with clsact` or `with a clsact filter (pref P, handle 0xH)`
-    hook=$(grep -m1 'egress: attached' $T/egress.err | grep -E -o 'with (a )?(tcx|clsact)' | sed -E 's/with (a )?//')
+        hook=$(grep -m1 'egress: attached' "$err" | grep -E -o 'with (a )?(tcx|clsact)' | sed -E 's/with (a )?//')
         left="$(tc -n a filter show dev xa egress)$(tc -n a qdisc show dev xa | grep clsact)"
-        got=$(jq -c -s "$udp [udp(\"egress\"; \"10.200.0.2\"; 9001), udp(\"ingress\"; \"10.200.0.1\"; 9002)]" $T/egress.out 2>/dev/null)
-        shape='all(.[]; .direction == "ingress" or .direction == "egress")
-               and ([.[] | select(.type == "xdp_stats") | .direction] | length > 0 and (. | unique) == ["egress", "ingress"])
-               and all(.[] | select(.type == "xdp_stats"); .interval_ns > 0)'
-        if [ $rc = 0 ] && all_json $T/egress.out && jq -e -s "$udp $cons ($want_counts) and cons(\"ingress\") and cons(\"egress\") and $shape" $T/egress.out >/dev/null \
-            && [ "$hook" = $want_hook ] && [ -z "$left" ]; then
-            report egress PASS "$N out, $M in, exact per direction, with $hook; nothing left after SIGTERM"
+        got=$(jq -c -s "$udp [udp(\"egress\"; \"10.200.0.2\"; 9001), udp(\"ingress\"; \"10.200.0.1\"; 9002)]" "$out" 2>/dev/null)
+        if [ $rc = 0 ] && all_json "$out" && jq -e -s "$udp $cons ($want_counts) and cons(\"ingress\") and cons(\"egress\") and $shape" "$out" >/dev/null \
+            && [ "$hook" = "$want" ] && [ -z "$left" ]; then
+            e_verdict=PASS
+            e_detail="$N out, $M in, exact per direction, with $hook; nothing left after SIGTERM"
         else
-            report egress FAIL "exit $rc; hook ${hook:-?} (want $want_hook); [egress, ingress] [packets, bytes]: ${got:-?} (want [[$N,$((N * 43))],[$M,$((M * 43))]]); left on xa: ${left:-nothing}; $(first_err $T/egress.err)"
+            e_verdict=FAIL
+            e_detail="--egress-hook $arg: exit $rc; hook ${hook:-?} (want $want); [egress, ingress] [packets, bytes]: ${got:-?} (want [[$N,$((N * 43))],[$M,$((M * 43))]]); left on xa: ${left:-nothing}; $(first_err "$err")"
         fi
-    else
-        collect egress
-        report egress FAIL "did not attach both directions (exit $rc): $(first_err $T/egress.err) $(grep -v -m1 '^libbpf: ' $T/egress.err | cut -c1-200) $(grep ': attached' $T/egress.err | tr '\n' ' ')"
+    }
+    egress_run auto $want_hook
+    verdict=$e_verdict detail=$e_detail
+    if [ $want_hook = tcx ]; then
+        egress_run clsact clsact
+        [ $e_verdict = PASS ] || verdict=FAIL
+        detail="$detail; forced clsact: $e_detail"
     fi
+    report egress "$verdict" "$detail"
 fi
 
 if selected check; then
