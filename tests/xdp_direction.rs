@@ -135,24 +135,19 @@ fn udp_both_ways(
     });
 }
 
-#[test]
-fn two_interfaces_in_one_process_each_count_their_own() {
-    let (p1, p2) = two_pairs();
-    let (ns, if1, if2) = (p1.ns_a.as_str(), p1.if_a.as_str(), p2.if_a.as_str());
-    let hooks: [Hook; 4] = [
+/// Both directions of `if1` then `if2`, the order the tool prints them in.
+fn four_hooks<'a>(if1: &'a str, if2: &'a str) -> [Hook<'a>; 4] {
+    [
         (if1, "ingress"),
         (if1, "egress"),
         (if2, "ingress"),
         (if2, "egress"),
-    ];
-    let (a1, b1) = (sa(V4_A, 9200), sa(V4_B, 9201));
-    let (a2, b2) = (sa(SECOND_V4_A, 9202), sa(SECOND_V4_B, 9203));
-    let _rx = [
-        receiver(ns, a1),
-        receiver(&p1.ns_b, b1),
-        receiver(ns, a2),
-        receiver(&p2.ns_b, b2),
-    ];
+    ]
+}
+
+/// The tool in `ns` on `if1` and `if2`, both directions (200 ms intervals),
+/// once all four are attached; its stderr then.
+fn both_on(ns: &str, if1: &str, if2: &str) -> (net::Tool, String) {
     let args = [
         "xdp",
         if1,
@@ -162,8 +157,25 @@ fn two_interfaces_in_one_process_each_count_their_own() {
         "--interval",
         "200ms",
     ];
-    let mut tool = net::Tool::start_in(ns, &args);
+    let tool = net::Tool::start_in(ns, &args);
     let err = wait_attached(&tool, 4);
+    (tool, err)
+}
+
+#[test]
+fn two_interfaces_in_one_process_each_count_their_own() {
+    let (p1, p2) = two_pairs();
+    let (ns, if1, if2) = (p1.ns_a.as_str(), p1.if_a.as_str(), p2.if_a.as_str());
+    let hooks = four_hooks(if1, if2);
+    let (a1, b1) = (sa(V4_A, 9200), sa(V4_B, 9201));
+    let (a2, b2) = (sa(SECOND_V4_A, 9202), sa(SECOND_V4_B, 9203));
+    let _rx = [
+        receiver(ns, a1),
+        receiver(&p1.ns_b, b1),
+        receiver(ns, a2),
+        receiver(&p2.ns_b, b2),
+    ];
+    let (mut tool, err) = both_on(ns, if1, if2);
     for ifc in [if1, if2] {
         let at = format!("attached to {ifc} ");
         assert_eq!(
@@ -266,4 +278,42 @@ fn a_tiny_table_conserves_per_direction() {
             n(s, "untracked_packets") * udp4(payload)
         );
     }
+}
+
+#[test]
+fn one_of_two_interfaces_going_away_ends_the_run_with_a_final_interval_for_all() {
+    // Traffic on the first pair only; the second's a end is deleted.
+    let (a1, b1) = (sa(V4_A, 9600), sa(V4_B, 9601));
+    let (p1, p2) = two_pairs();
+    let _rx = [receiver(&p1.ns_a, a1), receiver(&p1.ns_b, b1)];
+    let (ns, if1, if2) = (p1.ns_a.as_str(), p1.if_a.as_str(), p2.if_a.as_str());
+    let (mut tool, _) = both_on(ns, if1, if2);
+    let hooks = four_hooks(if1, if2);
+    udp_both_ways(ns, a1, &p1.ns_b, b1, 5, 20);
+    wait_packets_on(&mut tool, hooks[0], 5);
+    wait_packets_on(&mut tool, hooks[1], 5);
+    net::sh(&["ip", "-n", ns, "link", "del", if2]);
+    let out = tool.wait(); // at most 30 s, or it fails
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    let error: Vec<&str> = out.stderr.lines().filter(|l| l.contains("error")).collect();
+    assert!(
+        error.len() == 1 && error[0].contains(&format!("interface {if2} went away")),
+        "one error naming {if2}: {}",
+        out.stderr
+    );
+    // The final interval: every (interface, direction), complete.
+    let last = assert_conserved_per(&out.records, &hooks);
+    let exact = (5, 5 * udp4(20));
+    assert_eq!(
+        sum_on(&out.records, hooks[0], udp(from(a1, V4_B), a1)),
+        exact
+    );
+    assert_eq!(
+        sum_on(&out.records, hooks[1], udp(from(b1, V4_A), b1)),
+        exact
+    );
+    assert_eq!((n(&last[0], "packets"), n(&last[1], "packets")), (5, 5));
+    // Nothing of ours is left on the one still there.
+    assert_eq!(xdp_progs(ns, if1), Vec::<u32>::new());
+    assert_eq!(tcx_egress_progs(ns, if1), Vec::<u32>::new());
 }
