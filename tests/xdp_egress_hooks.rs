@@ -234,3 +234,38 @@ fn each_direction_attaches_only_its_own_hook() {
     }
     assert!(xdp_progs(ns, ifc).is_empty() && tcx_egress_progs(ns, ifc).is_empty());
 }
+
+#[test]
+fn our_clsact_filter_removed_by_someone_else_ends_the_run() {
+    let pair = Pair::new(false);
+    let (ns, ifc) = (pair.ns_a.as_str(), pair.if_a.as_str());
+    let (_rx, from, to) = ends(&pair, 9700);
+    let (mut tool, _) = both(&pair, "clsact");
+    let note = wait_stderr(&tool, "SIGKILL");
+    pair.in_a(move || net::send_udp(from, to, 3, 30));
+    wait_packets_on(&mut tool, (ifc, "egress"), 3);
+    // Only the filter: the qdisc stays, as someone's `tc filter del` leaves it.
+    let filter = removal_commands(&note)
+        .into_iter()
+        .find(|c| c.starts_with("tc filter del"))
+        .unwrap();
+    net::sh(&["ip", "netns", "exec", ns, "sh", "-c", &filter]);
+    let out = tool.wait(); // at most 30 s, or it fails
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    let error: Vec<&str> = out.stderr.lines().filter(|l| l.contains("error")).collect();
+    assert!(
+        error.len() == 1 && error[0].contains(ifc),
+        "one error naming {ifc}: {}",
+        out.stderr
+    );
+    let last = assert_conserved_per(&out.records, &[(ifc, "ingress"), (ifc, "egress")]);
+    assert_eq!(n(&last[1], "packets"), 3, "{}", last[1]);
+    assert!(xdp_progs(ns, ifc).is_empty());
+    // The clsact qdisc the run made goes with it, as on any exit.
+    assert!(
+        !has_clsact(ns, ifc),
+        "{}\n{}",
+        out.stderr,
+        tc_state(ns, ifc)
+    );
+}
