@@ -31,6 +31,11 @@ fn kernel_matrix_refuses_bad_usage_with_exit_2() {
             &["arm64", "--arm64-binary"][..],
             "--arm64-binary needs a path",
         ),
+        // checks are taken by name (egress), so the suite after them is the one refused
+        (
+            &["egress", "xdp", "no-such-suite"][..],
+            "unknown suite or check no-such-suite:",
+        ),
     ] {
         let out = Command::new(MATRIX).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -38,5 +43,40 @@ fn kernel_matrix_refuses_bad_usage_with_exit_2() {
         assert!(out.stdout.is_empty(), "{args:?} printed on stdout");
         assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
         assert!(stderr.contains(names), "{args:?}: {stderr}");
+    }
+}
+
+/// The guest's egress check wants the hook `auto` must pick on its kernel:
+/// clsact before TCX (6.6), tcx from it. Its `case` is run here for the
+/// matrix's kernels (and the edges), `uname -r` faked.
+#[test]
+fn the_egress_check_wants_clsact_before_6_6_and_tcx_from_it() {
+    let guest = std::fs::read_to_string(GUEST).unwrap();
+    let start = guest
+        .find("want_hook=tcx")
+        .expect("the egress check's hook");
+    let case = &guest[start..];
+    let case = &case[..case.find("esac").expect("its case") + 4];
+    for (release, want) in [
+        ("5.10.0-32-amd64", "clsact"),
+        ("6.1.0-50-amd64", "clsact"),
+        ("6.5.13", "clsact"),
+        ("6.6.0", "tcx"),
+        ("6.12.117+deb13-amd64", "tcx"),
+        ("7.2.13+deb14-amd64", "tcx"),
+    ] {
+        let script = format!("uname() {{ echo {release}; }}\n{case}\necho $want_hook");
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        let got = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            got.trim(),
+            want,
+            "{release}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

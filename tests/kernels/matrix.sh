@@ -2,12 +2,14 @@
 # Boots Debian's own kernels in qemu (TCG) and runs a smoke subset of ebpf-jsonl in each
 # (tests/kernels/guest-init.sh): one line per kernel per check, exit 0 only if all pass.
 #
-#   tests/kernels/matrix.sh [--binary PATH] [--arm64-binary PATH] [SUITE...]
+#   tests/kernels/matrix.sh [--binary PATH] [--arm64-binary PATH] [SUITE...] [CHECK...]
 #                                                         (run through ./dev.sh kernels)
 #
 # SUITE is a Debian suite whose linux-image-amd64 is booted: bullseye (5.10), bookworm (6.1),
 # bookworm-backports / trixie (6.12), sid (newest); default: bullseye bookworm trixie sid.
 # `arm64` (opt-in) boots trixie's linux-image-arm64 in qemu-system-aarch64 with the arm64 build.
+# CHECK names the guest's checks to run (default: all): exec (with cgroup and paths), exits (with
+# failed), limits, xdp, egress, check (which agrees with the others: name it with them).
 # Without --binary, target/release/ebpf-jsonl is built from the current tree; without
 # --arm64-binary, target/aarch64-unknown-linux-gnu/release/ebpf-jsonl (./dev.sh build-arm64).
 #
@@ -28,14 +30,18 @@ first_existing() { local f; for f in "$@"; do [ -e "$f" ] && { echo "$f"; return
 BINARY=
 ARM64_BINARY=
 SUITES=()
+CHECKS=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --binary) [ $# -ge 2 ] || { say "--binary needs a path"; exit 2; }; BINARY=$2; shift 2 ;;
     --binary=*) BINARY=${1#--binary=}; shift ;;
     --arm64-binary) [ $# -ge 2 ] || { say "--arm64-binary needs a path"; exit 2; }; ARM64_BINARY=$2; shift 2 ;;
     --arm64-binary=*) ARM64_BINARY=${1#--arm64-binary=}; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
     -*) say "unknown option $1 (use --binary PATH and suite names)"; exit 2 ;;
+    exec|cgroup|paths) CHECKS+=(exec); shift ;;
+    exits|failed) CHECKS+=(exits); shift ;;
+    limits|xdp|egress|check) CHECKS+=("$1"); shift ;;
     *) SUITES+=("$1"); shift ;;
     esac
 done
@@ -43,7 +49,7 @@ done
 for s in "${SUITES[@]}"; do
     case "$s" in
     bullseye|bookworm|bookworm-backports|trixie|sid|unstable|arm64) ;;
-    *) say "unknown suite $s: use bullseye, bookworm, bookworm-backports, trixie, sid or arm64"; exit 2 ;;
+    *) say "unknown suite or check $s: use bullseye, bookworm, bookworm-backports, trixie, sid or arm64, and exec, exits, limits, xdp, egress or check"; exit 2 ;;
     esac
 done
 [ "$(id -u)" = 0 ] || { say "run as root (apt-get for qemu, dpkg-deb ownership in the image)"; exit 3; }
@@ -150,7 +156,7 @@ host_tools() {
 # The guest's userland: busybox, bash, iproute2, jq and the libraries ebpf-jsonl links, unpacked
 # from bookworm's packages (ebpf-jsonl is built against bookworm's glibc).
 USERLAND_PKGS=(libc6 libgcc-s1 libelf1 zlib1g busybox-static bash libtinfo6 iproute2 libbpf1
-               libmnl0 libbsd0 libmd0 libcap2 jq libjq1 libonig5)
+               libmnl0 libbsd0 libmd0 libcap2 libxtables12 jq libjq1 libonig5)
 # userland [arm64]: the host's architecture's, or arm64's (not run here: no chroot check).
 userland() {
     local arch=${1:-}
@@ -165,7 +171,7 @@ userland() {
         dpkg-deb -x "$deb" "$out"
     done
     rm -rf "$out/usr/share/doc" "$out/usr/share/man" "$out/usr/share/locale" "$out/usr/share/info"
-    for p in /bin/bash /sbin/ip /usr/bin/jq; do
+    for p in /bin/bash /sbin/ip /sbin/tc /usr/bin/jq; do
         [ -n "$arch" ] && { [ -x "$out$p" ] || die "$p missing from the $arch userland"; continue; }
         chroot "$out" "$p" --version >/dev/null 2>&1 || chroot "$out" "$p" -V >/dev/null 2>&1 \
             || die "$p does not run in the unpacked userland (a library missing from USERLAND_PKGS?)"
@@ -174,8 +180,10 @@ userland() {
 }
 
 # One suite's kernel: vmlinuz and the modules the smoke needs (decompressed, with their
-# dependencies, in load order) as a cpio to append to the initramfs. Sets K_DIR.
-MODULES=(veth)
+# dependencies, in load order) as a cpio to append to the initramfs. Sets K_DIR. sch_ingress
+# (clsact) and cls_bpf: the egress check's hook before TCX; a module a kernel has built in is
+# skipped.
+MODULES=(veth sch_ingress cls_bpf)
 # `arm64` is trixie's linux-image-arm64.
 kernel() {
     local suite=$1 flavour=amd64
@@ -190,7 +198,8 @@ kernel() {
           | sed -n -E 's/^[[:space:]]*Depends: (linux-image-[0-9][^[:space:]]*)$/\1/p' | head -n 1)
     [ -n "$img" ] || die "$suite: linux-image-$flavour does not name a kernel package"
     K_DIR=$CACHE/kernels/$suite/$img
-    [ -f "$K_DIR/ready" ] && return 0
+    # ready holds the modules it was made with
+    [ -f "$K_DIR/ready" ] && [ "$(cat "$K_DIR/ready")" = "${MODULES[*]}" ] && return 0
     rm -rf "$K_DIR"; mkdir -p "$K_DIR/x" "$K_DIR/mods"
     local pkgs=("$img")
     # sid splits the kernel into linux-binary-*, linux-modules-* (depended on by the image).
@@ -218,7 +227,10 @@ kernel() {
         seen+="$name "
         f=$(find "$moddir" \( -name "$name.ko" -o -name "$name.ko.*" -o -name "${name//_/-}.ko" \
                               -o -name "${name//_/-}.ko.*" \) | head -n 1)
-        [ -n "$f" ] || die "$suite: module $name not found (built in? then drop it from MODULES)"
+        if [ -z "$f" ]; then
+            grep -q -E "/${name//_/[-_]}[.]ko" "$moddir/modules.builtin" 2>/dev/null && return 0
+            die "$suite: module $name not found, nor built in"
+        fi
         for d in $(module_depends "$f"); do add_module "$d"; done
         order+=("$f")
     }
@@ -238,7 +250,7 @@ kernel() {
     done
     (cd "$K_DIR/mods" && find . | cpio -o -H newc --quiet | gzip -1) >"$K_DIR/modules.cpio.gz"
     rm -rf "$K_DIR/x"
-    touch "$K_DIR/ready"
+    echo "${MODULES[*]}" >"$K_DIR/ready"
 }
 
 host_tools
@@ -295,7 +307,7 @@ for suite in "${SUITES[@]}"; do
         -no-reboot -monitor none -nic none \
         -serial "file:$log" -serial "file:$results" \
         -kernel "$K_DIR/vmlinuz" -initrd "$RUN/initrd" \
-        -append "console=$console rdinit=/init panic=-1 loglevel=4" </dev/null >/dev/null 2>"$RUN/qemu.err" \
+        -append "console=$console rdinit=/init panic=-1 loglevel=4${CHECKS:+ ebpf_jsonl.checks=$(IFS=,; echo "${CHECKS[*]}")}" </dev/null >/dev/null 2>"$RUN/qemu.err" \
         || rc=$?
     tr -d '\r' <"$results" >"$LOGS/$suite.results"
     n=0

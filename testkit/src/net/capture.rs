@@ -3,7 +3,6 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use crate::net::netns::in_ns_here;
 use crate::net::socket::{packet_socket, set_option};
 
 /// Counts the frames `ifname` transmits (its own outgoing traffic), for an
@@ -76,12 +75,5 @@ impl Capture {
 /// The interface's received packets (rx_packets, as in `ip -s link`), read
 /// in namespace `ns` (on this thread).
 pub fn rx_packets(ns: &str, ifname: &str) -> u64 {
-    let text = in_ns_here(ns, || std::fs::read_to_string("/proc/thread-self/net/dev"))
-        .unwrap_or_else(|e| panic!("reading /proc/net/dev in {ns}: {e}"));
-    text.lines()
-        .find_map(|l| {
-            let (name, rest) = l.split_once(':')?;
-            (name.trim() == ifname).then(|| rest.split_whitespace().nth(1)?.parse().ok())?
-        })
-        .unwrap_or_else(|| panic!("no rx counters for {ifname} in {ns}"))
+    crate::net::counters::if_counters(ns, ifname).rx_packets
 }

@@ -17,6 +17,9 @@ pub const MAC_OTHER: [u8; 6] = [0x02, 0xeb, 0, 0, 0, 0x99];
 
 pub const V4_A: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 1);
 pub const V4_B: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 2);
+/// The addresses of [`Pair::second_in_a`]'s ends.
+pub const SECOND_V4_A: Ipv4Addr = Ipv4Addr::new(10, 201, 0, 1);
+pub const SECOND_V4_B: Ipv4Addr = Ipv4Addr::new(10, 201, 0, 2);
 pub const V6_A: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x200, 0, 0, 0, 0, 0, 1);
 pub const V6_B: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x200, 0, 0, 0, 0, 0, 2);
 
@@ -84,6 +87,40 @@ impl Pair {
     /// (the xdp bench's flood) crosses the pair.
     pub fn unaddressed() -> Pair {
         Pair::create(false)
+    }
+
+    /// A second pair whose `a` end joins this pair's namespace a (its own
+    /// namespace a stays empty), IPv6 off, addressed 10.201.0.1/24 (there)
+    /// and 10.201.0.2/24 (its b), static neighbours: two interfaces for one
+    /// tool. Dropped, it goes with both ends.
+    pub fn second_in_a(&self) -> Pair {
+        let p = Pair::create(false);
+        sh(&[
+            "ip", "-n", &p.ns_a, "link", "set", &p.if_a, "netns", &self.ns_a,
+        ]);
+        p.sysctl(
+            &self.ns_a,
+            &format!("net/ipv6/conf/{}/disable_ipv6", p.if_a),
+            "1",
+        );
+        sh(&["ip", "-n", &self.ns_a, "link", "set", &p.if_a, "up"]);
+        for (ns, ifc, me, peer, peer_mac) in [
+            (&self.ns_a, &p.if_a, SECOND_V4_A, SECOND_V4_B, MAC_B),
+            (&p.ns_b, &p.if_b, SECOND_V4_B, SECOND_V4_A, MAC_A),
+        ] {
+            sh(&[
+                "ip",
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{me}/24"),
+                "dev",
+                ifc,
+            ]);
+            static_neighbour(ns, ifc, &peer.to_string(), peer_mac);
+        }
+        p
     }
 
     /// The namespaces and the pair, up (lo too), IPv6 off unless `ipv6`.
