@@ -38,6 +38,31 @@ pub struct Args {
     #[arg(long)]
     pub no_veth: bool,
 
+    /// Skip the per-packet measurement and the in-process table drain
+    #[arg(long)]
+    pub no_per_packet: bool,
+
+    /// Skip the drain-cost measurement (the real binary on a veth pair, two table sizes)
+    #[arg(long)]
+    pub no_drain_cost: bool,
+
+    /// Skip the many-interfaces measurement (one process on 4 interfaces vs 4 processes)
+    #[arg(long)]
+    pub no_ifaces: bool,
+
+    /// Drain-cost and many-interface runs of each configuration, interleaved
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = |s: &str| parse_count(s, 1, 100))]
+    pub drain_rounds: u32,
+
+    /// The steady window each drain-cost / many-interface run measures CPU over
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
+    pub drain_time: Duration,
+
+    /// Traffic before the steady window starts (the tool settles)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Duration,
+
     /// Passed by `cargo bench`; ignored
     #[arg(long, hide = true)]
     pub bench: bool,
