@@ -15,10 +15,16 @@ pub struct Args {
           value_parser = |s: &str| parse_count(s, 1_000_000, u32::MAX))]
     pub repeat: u32,
 
-    /// Measurements of each program, interleaved; the median is reported
-    #[arg(long, value_name = "N", default_value_t = 21,
+    /// Per-packet rounds; each is the median of --runs interleaved runs of
+    /// every program, and the budget must hold in every round
+    #[arg(long, value_name = "N", default_value_t = 9,
           value_parser = |s: &str| parse_count(s, 1, 1000))]
     pub rounds: u32,
+
+    /// Interleaved runs of each program within a per-packet round
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = |s: &str| parse_count(s, 1, 101))]
+    pub runs: u32,
 
     /// Flows in the table for the drain measurement
     #[arg(long, value_name = "N", default_value_t = 65536,
