@@ -108,14 +108,9 @@ pub fn run(args: &Args) -> Result<(), Error> {
             )
         );
     }
-    let ratio: Vec<f64> = runs[1]
-        .iter()
-        .zip(&runs[0])
-        .map(|(big, small)| big.cpu_share() / small.cpu_share())
-        .collect();
-    let (m, lo, hi) = stats(&ratio);
     println!(
-        "  CPU(1048576) / CPU(65536): {m:.2} [{lo:.2}..{hi:.2}] (per round; lateness from {how})"
+        "  CPU(1048576) / CPU(65536): {} (per round; lateness from {how})",
+        measure::cpu_ratio(&runs[1], &runs[0])
     );
     let big_cpu = runs[1]
         .iter()

@@ -137,15 +137,10 @@ pub fn run(args: &Args) -> Result<(), Error> {
          more than --interval + {LATE_MS} ms)"
     );
     if multi {
-        let ratio: Vec<f64> = runs[1]
-            .iter()
-            .zip(&runs[0])
-            .map(|(one, four)| one.cpu_share() / four.cpu_share())
-            .collect();
-        let (m, lo, hi) = stats(&ratio);
         println!(
             "  CPU(1 process) / CPU({IFACES} processes) at the same --max-flows per process: \
-             {m:.2} [{lo:.2}..{hi:.2}] (per round); every run exact: {}",
+             {} (per round); every run exact: {}",
+            measure::cpu_ratio(&runs[1], &runs[0]),
             pass(runs.iter().flatten().all(|m| m.exact().0))
         );
     }

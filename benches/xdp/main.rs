@@ -25,6 +25,7 @@ mod ifaces;
 mod measure;
 mod netlab;
 mod per_packet;
+mod per_packet_tc;
 mod programs;
 mod tool;
 mod veth;

@@ -149,6 +149,17 @@ impl Measured {
     }
 }
 
+/// Per round, a's CPU over b's: "median [min..max]".
+pub fn cpu_ratio(a: &[Measured], b: &[Measured]) -> String {
+    let r: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x.cpu_share() / y.cpu_share())
+        .collect();
+    let (m, lo, hi) = ebpf_jsonl_testkit::stats::stats(&r);
+    format!("{m:.2} [{lo:.2}..{hi:.2}]")
+}
+
 /// An xdp_stats' or flow's stream: "iface/direction".
 fn stream(v: &Value) -> String {
     format!(

@@ -1,6 +1,7 @@
 //! The drain-cost and many-interface benches' network: one namespace where
-//! the tool runs, one where the peers are, joined by N veth pairs (addresses
-//! 10.210.i.1 at the tool, .2 at the peer, static neighbours, IPv6 off, so
+//! the tool runs, one where the peers are, joined by N veth pairs (the
+//! testkit's Pair, 10.200.0.1/.2, then 10.210.i.1 at the tool and .2 at the
+//! peer; static neighbours, IPv6 off, so
 //! nothing but the bench's own datagrams crosses), removed on drop. UDP
 //! senders that run at a steady rate, counting each datagram sent, and
 //! bound receivers (so no ICMP port-unreachable answers add traffic).
@@ -8,13 +9,13 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use ebpf_jsonl::error::Error;
-use ebpf_jsonl_testkit::net::{in_ns, spawn_in_ns, static_neighbour};
+use ebpf_jsonl_testkit::net::{in_ns, spawn_in_ns, static_neighbour, Pair, V4_A, V4_B};
 
 /// The port the tool's side listens on (flows towards the tool: ingress).
 pub const TOOL_PORT: u16 = 9000;
@@ -35,6 +36,9 @@ pub struct Lab {
     pub tool_ns: String,
     pub peer_ns: String,
     pub links: Vec<Link>,
+    /// The namespaces and the first link (the testkit's; drop removes the
+    /// namespaces and with them every link).
+    _pair: Pair,
 }
 
 fn ip(args: &[&str]) -> Result<(), Error> {
@@ -54,42 +58,37 @@ fn ip(args: &[&str]) -> Result<(), Error> {
     }
 }
 
-fn mac(i: usize, end: u8) -> String {
-    format!("02:eb:10:00:{i:02x}:{end:02x}")
+fn mac(i: usize, end: u8) -> [u8; 6] {
+    [0x02, 0xeb, 0x10, 0, i as u8, end]
 }
 
-fn mac_bytes(i: usize, end: u8) -> [u8; 6] {
-    [0x02, 0xeb, 0x10, 0, i as u8, end]
+fn mac_text(m: [u8; 6]) -> String {
+    m.map(|b| format!("{b:02x}")).join(":")
 }
 
 impl Lab {
     /// The two namespaces and `n` pairs, up, addressed.
     pub fn new(n: usize) -> Result<Lab, Error> {
-        static K: AtomicU32 = AtomicU32::new(0);
-        let id = format!(
-            "{}x{}",
-            std::process::id(),
-            K.fetch_add(1, Ordering::Relaxed)
-        );
+        let pair = Pair::new(false);
         let mut lab = Lab {
-            tool_ns: format!("ejbt{id}"),
-            peer_ns: format!("ejbp{id}"),
-            links: Vec::new(),
+            tool_ns: pair.ns_a.clone(),
+            peer_ns: pair.ns_b.clone(),
+            links: vec![Link {
+                tool_if: pair.if_a.clone(),
+                peer_if: pair.if_b.clone(),
+                tool_ip: V4_A,
+                peer_ip: V4_B,
+            }],
+            _pair: pair,
         };
-        // From here on, drop removes whatever was made.
-        ip(&["netns", "add", &lab.tool_ns])?;
-        ip(&["netns", "add", &lab.peer_ns])?;
-        for (ns, dev) in [(&lab.tool_ns, "lo"), (&lab.peer_ns, "lo")] {
-            ip(&["-n", ns, "link", "set", dev, "up"])?;
-        }
-        for i in 0..n {
+        for i in 1..n {
             let link = Link {
-                tool_if: format!("bt{id}i{i}"),
-                peer_if: format!("bp{id}i{i}"),
+                tool_if: format!("{}i{i}", lab.links[0].tool_if),
+                peer_if: format!("{}i{i}", lab.links[0].peer_if),
                 tool_ip: Ipv4Addr::new(10, 210, i as u8, 1),
                 peer_ip: Ipv4Addr::new(10, 210, i as u8, 2),
             };
-            if link.tool_if.len() > 15 {
+            if link.tool_if.len() > 15 || link.peer_if.len() > 15 {
                 return Err(Error::Failure(format!(
                     "interface name {} too long",
                     link.tool_if
@@ -100,7 +99,7 @@ impl Lab {
                 "add",
                 &link.tool_if,
                 "address",
-                &mac(i, 1),
+                &mac_text(mac(i, 1)),
                 "netns",
                 &lab.tool_ns,
                 "type",
@@ -109,7 +108,7 @@ impl Lab {
                 "name",
                 &link.peer_if,
                 "address",
-                &mac(i, 2),
+                &mac_text(mac(i, 2)),
                 "netns",
                 &lab.peer_ns,
             ])?;
@@ -119,14 +118,14 @@ impl Lab {
                     &link.tool_if,
                     link.tool_ip,
                     link.peer_ip,
-                    mac_bytes(i, 2),
+                    mac(i, 2),
                 ),
                 (
                     &lab.peer_ns,
                     &link.peer_if,
                     link.peer_ip,
                     link.tool_ip,
-                    mac_bytes(i, 1),
+                    mac(i, 1),
                 ),
             ] {
                 let path = format!("/proc/sys/net/ipv6/conf/{ifc}/disable_ipv6");
@@ -195,17 +194,6 @@ impl Lab {
                 }
             })
             .collect()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in [&self.tool_ns, &self.peer_ns] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stderr(Stdio::null())
-                .status();
-        }
     }
 }
 
