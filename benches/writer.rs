@@ -109,6 +109,7 @@ fn flow(i: u64) -> Record {
     Record::Flow(FlowRecord {
         timestamp: Timestamp(1_795_594_943_000_000_000),
         iface: "eth0".into(),
+        direction: "ingress",
         proto: IpProto {
             number: 17,
             ipv6: false,

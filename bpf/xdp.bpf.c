@@ -1,25 +1,25 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Per-flow ingress counts. Every packet is passed on, and counted exactly
- * once: in its flow, or as untracked, excluded, non_ip or malformed.
+/* Per-flow counts of what arrives (XDP) and leaves (TC egress). Every packet
+ * is passed on, and counted exactly once: in its flow, or as untracked,
+ * excluded, non_ip or malformed, per interface and direction.
  *
  * The flow table is an mmap-able array used as an open-addressing hash table
- * (linear probing over XDP_PROBES slots). A packet of a known flow costs a
- * few wide loads of its headers, a seeded multiply hash (one multiply for
- * IPv4), an inlined array lookup, a compare of two words (five for IPv6) and
- * two atomic adds in its slot: no call, and nothing else touched; the
- * per-category counters are only for packets that are not in a flow, and
+ * (linear probing over XDP_PROBES slots). A slot belongs to one CPU (its tag,
+ * see bpf/xdp.h), so a packet of a known flow costs a few wide loads of its
+ * headers, a seeded multiply hash, an inlined array lookup, a compare of the
+ * tag and two key words (five for IPv6) and two plain adds in its slot: no
+ * call, no atomic, and no cache line another CPU writes.
+ * The per-category counters are only for packets that are not in a flow, and
  * userspace adds up the total. Measured through BPF_PROG_TEST_RUN
- * (`cargo bench --bench xdp`) on a 64-byte TCP/IPv4 frame, this costs about 0.3
- * of the seed design's cost over an empty program. What did not pay:
+ * (`cargo bench --bench xdp`, README "Performance"). What did not pay:
  * - a kernel hash map: its lookup is an out-of-line call; a PERCPU_HASH with
  *   even an 8- or 16-byte key cost as much as the seed's whole design;
- * - per-CPU counts (a PERCPU_ARRAY beside the table, plain adds): no faster
- *   than the two atomic adds (its inlined lookup costs what they cost), for
- *   16 bytes per slot per CPU (4 MiB per CPU at the default size), read by a
- *   syscall each interval instead of the mapping.
- * What did: counting a flow's packet in the flow only (a separate per-CPU
- * total cost ~0.1 of the seed's overhead), and building the key from wide
- * loads with IPv4 in two words instead of v4-mapped in five (~0.15). */
+ * - two atomic adds in a slot shared by all CPUs (this program before issue
+ *   13): lock-prefixed, they cost as much as the seed's design on some CPUs;
+ * - per-CPU counts in a PERCPU_ARRAY beside the table: its inlined lookup
+ *   costs what the atomics did, for 16 bytes per slot per CPU.
+ * What did: counting a flow's packet in the flow only, building the key from
+ * wide loads with IPv4 in two words, and slots owned by one CPU. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -43,6 +43,8 @@ struct xdp_exports xdp_exports;
 #define IPPROTO_DSTOPTS 60
 #define IPV6_MAX_EXT 8 /* extension headers walked before giving up (malformed) */
 #define CAT_FLOW CAT_N /* parse result: count it in its flow */
+#define PULL_LEN 128 /* egress: bytes of headers wanted in the linear area */
+#define TC_ACT_UNSPEC (-1) /* uapi pkt_cls.h (and TCX_NEXT): go on as if we weren't here */
 
 /* Set by userspace before load. */
 const volatile __u32 slot_mask = 0; /* slots - 1; slots is a power of two */
@@ -61,10 +63,25 @@ struct {
 	__type(value, struct flow_slot);
 } flows SEC(".maps");
 
+/* One bit per slot, set by the claim of a new flow's slot; userspace reads
+ * and clears the set ones each interval to learn of new flows, and reads the
+ * slots it knows: the drain follows the flows, not the table's size, and a
+ * packet of a known flow touches no bit. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* sized by userspace: slots / 64 */
 	__type(key, __u32);
+	__type(value, __u64);
+} claimed SEC(".maps");
+
+/* Per interface and direction; userspace creates the entries of the ones it
+ * attaches to, a packet of another interface (an ifindex changed by a move to
+ * another namespace) creates its own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct counters_key);
 	__type(value, struct xdp_counters);
 } counters SEC(".maps");
 
@@ -79,138 +96,7 @@ struct {
 
 #include "xdp_claim.bpf.h"
 
-/* struct flow_key as five words; the last is l4 | proto << 32 | ver << 40 |
- * flags << 48.
- * For IPv4 only w[0] (both addresses) and w[4] are set: the three between are
- * zero in the key, which the hash and compare leave out and a claim writes.
- * Headers are read with wide loads at any alignment (x86-64, the only target
- * vmlinux.h is built for, allows them, and so does the verifier there). */
-#define LAST(proto, ver) ((__u64)(proto) << 32 | (__u64)(ver) << 40)
-#define FRAGMENT ((__u64)FLOW_FRAGMENT << 48)
-#define LOAD64(p) (*(const __u64 *)(p))
-
-/* The transport header at l4, `room` bytes of the IP packet (by its length
- * field) from l4 on: its fixed part must be inside the IP packet, not in
- * Ethernet padding or trailing bytes, and what we read inside the frame. */
-static __always_inline __u32 transport(void *l4, void *end, __u32 room, __u8 proto, __u8 ver,
-				       __u64 *w)
-{
-	__u64 last = LAST(proto, ver);
-	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
-		if (l4 + 4 > end || room < (proto == IPPROTO_TCP ? 20 : 8))
-			return CAT_MALFORMED;
-		last |= *(__u32 *)l4; /* both ports */
-	} else if (proto == (ver == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6)) {
-		if (l4 + 2 > end || room < 4)
-			return CAT_MALFORMED;
-		last |= *(__u16 *)l4; /* type and code */
-	}
-	w[4] = last;
-	return CAT_FLOW;
-}
-
-static __always_inline __u32 parse_ip4(void *p, void *end, __u64 *w)
-{
-	struct iphdr *ip = p;
-	if ((void *)(ip + 1) > end)
-		return CAT_MALFORMED;
-	__u8 vhl = *(__u8 *)ip;
-	__u32 hl = 20;
-	if (vhl != 0x45) { /* options, or not IPv4 at all */
-		hl = (vhl & 0xf) * 4;
-		if ((vhl & 0xf0) != 0x40 || hl < sizeof(*ip) || p + hl > end)
-			return CAT_MALFORMED;
-	}
-	__u32 tot_len = bpf_ntohs(ip->tot_len);
-	if (tot_len < hl)
-		return CAT_MALFORMED;
-	/* Not &ip->saddr: clang would split the load at the header's 4-byte alignment. */
-	w[0] = LOAD64(p + offsetof(struct iphdr, saddr)); /* and daddr */
-	if (ip->frag_off & bpf_htons(IP_OFFSET)) {
-		/* A later fragment: no transport header. */
-		w[4] = LAST(ip->protocol, 4) | FRAGMENT;
-		return CAT_FLOW;
-	}
-	return transport(p + hl, end, tot_len - hl, ip->protocol, 4, w);
-}
-
-static __always_inline __u32 parse_ip6(void *p, void *end, __u64 *w)
-{
-	struct ipv6hdr *ip6 = p;
-	if ((void *)(ip6 + 1) > end || ip6->version != 6)
-		return CAT_MALFORMED;
-	w[0] = LOAD64((void *)&ip6->saddr);
-	w[1] = LOAD64((void *)&ip6->saddr + 8);
-	w[2] = LOAD64((void *)&ip6->daddr);
-	w[3] = LOAD64((void *)&ip6->daddr + 8);
-	__u8 nh = ip6->nexthdr;
-	void *l4 = ip6 + 1;
-	/* Up to IPV6_MAX_EXT headers, then one more round for the transport
-	 * header; a header still there after that is one too many. */
-	for (int i = 0; i <= IPV6_MAX_EXT; i++) {
-		__u8 *h = l4;
-		switch (nh) {
-		case IPPROTO_HOPOPTS:
-		case IPPROTO_ROUTING:
-		case IPPROTO_DSTOPTS:
-		case IPPROTO_AH:
-			if ((void *)(h + 2) > end)
-				return CAT_MALFORMED;
-			/* h[1]: the length past the first 8 bytes, in 8-byte units (AH: past
-			 * the first 8, in 4-byte units) */
-			l4 += nh == IPPROTO_AH ? (h[1] + 2) * 4 : (h[1] + 1) * 8;
-			nh = h[0];
-			break;
-		case IPPROTO_FRAGMENT: {
-			struct frag_hdr *f = l4;
-			if ((void *)(f + 1) > end)
-				return CAT_MALFORMED;
-			nh = f->nexthdr;
-			l4 = f + 1;
-			if (f->frag_off & bpf_htons(0xFFF8)) {
-				/* A later fragment: no transport header. */
-				w[4] = LAST(nh, 6) | FRAGMENT;
-				return CAT_FLOW;
-			}
-			break;
-		}
-		default: {
-			/* What the payload length leaves after the extension headers. */
-			__u32 ext = l4 - (void *)(ip6 + 1);
-			__u32 plen = bpf_ntohs(ip6->payload_len);
-			return transport(l4, end, ext <= plen ? plen - ext : 0, nh, 6, w);
-		}
-		}
-	}
-	return CAT_MALFORMED;
-}
-
-static __always_inline __u32 parse(void *data, void *end, __u64 *w)
-{
-	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > end)
-		return CAT_NON_IP;
-	__be16 proto = eth->h_proto;
-	void *p = eth + 1;
-	if (proto == bpf_htons(ETH_P_IP))
-		return parse_ip4(p, end, w);
-	/* Up to two VLAN tags (802.1Q, 802.1ad / QinQ). */
-#pragma unroll
-	for (int i = 0; i < 2; i++) {
-		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
-			break;
-		struct vlan_hdr *v = p;
-		if ((void *)(v + 1) > end)
-			return CAT_NON_IP;
-		proto = v->h_vlan_encapsulated_proto;
-		p = v + 1;
-	}
-	if (proto == bpf_htons(ETH_P_IP))
-		return parse_ip4(p, end, w);
-	if (proto == bpf_htons(ETH_P_IPV6))
-		return parse_ip6(p, end, w);
-	return CAT_NON_IP;
-}
+#include "xdp_parse.bpf.h"
 
 static __always_inline bool is_v6(const __u64 *w)
 {
@@ -219,10 +105,11 @@ static __always_inline bool is_v6(const __u64 *w)
 
 /* Seeded multiply-add (the products are independent, so they run in
  * parallel), then one multiply to spread the bits. An IPv4 key is two words;
- * the other three are zero and left out. */
-static __always_inline __u32 hash(const __u64 *w)
+ * the other three are zero and left out. The tag is in: each CPU's slot of a
+ * flow has a probe window of its own. */
+static __always_inline __u32 hash(const __u64 *w, __u64 tag)
 {
-	__u64 h = (w[0] + hash_seed[0]) * (w[4] + hash_seed[1]);
+	__u64 h = (w[0] + hash_seed[0]) * (w[4] + tag + hash_seed[1]);
 	if (is_v6(w))
 		h += (w[1] + hash_seed[2]) * (w[2] + hash_seed[3]) +
 		     (w[3] + hash_seed[4]) * hash_seed[5];
@@ -240,26 +127,38 @@ static __always_inline bool key_eq(const __u64 *a, const __u64 *b)
 	return !is_v6(b) || ((a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
 }
 
+/* Says slot idx was claimed, after its tag is published. Only its claimer
+ * sets its bit, and only when it is clear, so an add sets it (BPF_XADD, which
+ * every kernel has); userspace clears whole words with xchg. */
+static __always_inline void mark_claimed(__u32 idx)
+{
+	__u32 word = idx / 64;
+	__u64 bit = 1ULL << (idx % 64);
+	__u64 *d = bpf_map_lookup_elem(&claimed, &word);
+	if (d && !(*d & bit))
+		__sync_fetch_and_add(d, bit);
+}
+
 /* Adds the packet to its flow, claiming a free slot for a new one. False when
  * there is no room: max_flows are in use, or the flow's probe window is full.
- * `compat` is a constant in each program (see xdp_flows_compat). */
-static __always_inline bool count_flow(const __u64 *w, __u64 len, bool compat)
+ * `tag` is the packet's own ACTIVE tag; `compat` is a constant in each
+ * program (see xdp_flows_compat). */
+static __always_inline bool count_flow(const __u64 *w, __u64 len, __u64 tag, bool compat)
 {
-	__u32 h = hash(w);
+	__u32 h = hash(w, tag);
 	for (__u32 i = 0; i < XDP_PROBES; i++) {
 		__u32 idx = (h + i) & slot_mask;
 		struct flow_slot *s = bpf_map_lookup_elem(&flows, &idx);
 		if (!s)
 			return false;
-		if (s->state == SLOT_ACTIVE && key_eq((const __u64 *)&s->key, w)) {
-			/* Results unused: BPF_XADD, in both flavours. */
-			__sync_fetch_and_add(&s->packets, 1);
-			__sync_fetch_and_add(&s->bytes, len);
+		if (s->state == tag && key_eq((const __u64 *)&s->key, w)) {
+			/* This CPU's slot: nothing else writes these. */
+			s->packets++;
+			s->bytes += len;
 			return true;
 		}
 	}
-	/* A new flow, or one whose slot was retired. Two CPUs may claim a slot
-	 * each for the same new flow; userspace adds such twins together. */
+	/* A new flow on this CPU, or one whose slot was retired. */
 	if (nflows >= max_flows)
 		return false;
 	__u32 zero = 0;
@@ -290,15 +189,16 @@ static __always_inline bool count_flow(const __u64 *w, __u64 len, bool compat)
 		s->bytes = len;
 		if (compat) {
 			/* No xchg before 5.12: a plain store after a compiler barrier;
-			 * x86-64 keeps stores in order, so whoever sees ACTIVE sees the
+			 * x86-64 keeps stores in order, so whoever sees the tag sees the
 			 * key and counts (and keeps its loads in order). */
 			asm volatile("" ::: "memory");
-			s->state = SLOT_ACTIVE;
+			s->state = tag;
 		} else {
-			/* xchg is a full barrier: whoever sees ACTIVE sees the key and
+			/* xchg is a full barrier: whoever sees the tag sees the key and
 			 * counts (x86-64 keeps loads in order). */
-			__sync_lock_test_and_set(&s->state, SLOT_ACTIVE);
+			__sync_lock_test_and_set(&s->state, tag);
 		}
+		mark_claimed(idx);
 		return true;
 	}
 	return false;
@@ -317,42 +217,69 @@ static __always_inline bool excluded(const __u64 *w)
 	return bpf_map_lookup_elem(&excludes, &ek) != NULL;
 }
 
-static __always_inline int count(struct xdp_md *ctx, bool compat)
+/* Counts one packet of `len` bytes, data..end, on interface `ifindex` in
+ * direction `dir`. */
+static __always_inline void count(void *data, void *end, __u64 len, __u32 ifindex, __u32 dir,
+				  bool compat)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	__u64 len = end - data;
 	__u64 w[5];
-	__u32 zero = 0;
-
 	__u32 cat = parse(data, end, w);
 	if (cat == CAT_FLOW) {
+		__u64 tag = SLOT_ACTIVE | (__u64)dir << TAG_DIR_SHIFT |
+			    (__u64)(bpf_get_smp_processor_id() & 0xffff) << TAG_CPU_SHIFT |
+			    (__u64)ifindex << TAG_IFINDEX_SHIFT;
 		if (have_excludes && excluded(w))
 			cat = CAT_EXCLUDED;
-		else if (count_flow(w, len, compat))
-			return XDP_PASS;
+		else if (count_flow(w, len, tag, compat))
+			return;
 		else
 			cat = CAT_UNTRACKED;
 	}
-	struct xdp_counters *c = bpf_map_lookup_elem(&counters, &zero);
+	struct counters_key k = { .ifindex = ifindex, .dir = dir };
+	struct xdp_counters *c = bpf_map_lookup_elem(&counters, &k);
+	if (!c) {
+		struct xdp_counters zero = {};
+		bpf_map_update_elem(&counters, &k, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&counters, &k);
+	}
 	if (c && cat < CAT_N) {
 		c->c[cat].packets++;
 		c->c[cat].bytes += len;
 	}
+}
+
+static __always_inline int count_xdp(struct xdp_md *ctx, bool compat)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	count(data, end, end - data, ctx->ingress_ifindex, DIR_INGRESS, compat);
 	return XDP_PASS;
 }
 
-/* Userspace loads one of the two (src/xdp/flavour.rs): the same records and
- * guarantees; they differ only in how a new flow claims its slot. */
-SEC("xdp")
-int xdp_flows(struct xdp_md *ctx)
+/* Egress: the frame as the device will send it, `len` its whole length (a
+ * GSO packet is one packet, as generic XDP sees one after GRO). Headers the
+ * stack left outside the linear area are pulled in first. */
+static __always_inline int count_tc(struct __sk_buff *skb, bool compat)
 {
-	return count(ctx, false);
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u32 want = skb->len < PULL_LEN ? skb->len : PULL_LEN;
+	if (data + want > end) {
+		bpf_skb_pull_data(skb, want);
+		data = (void *)(long)skb->data;
+		end = (void *)(long)skb->data_end;
+	}
+	count(data, end, skb->len, skb->ifindex, DIR_EGRESS, compat);
+	return TC_ACT_UNSPEC;
 }
 
-/* For kernels without 64-bit cmpxchg, xchg and fetch-add (before 5.12). */
-SEC("xdp")
-int xdp_flows_compat(struct xdp_md *ctx)
-{
-	return count(ctx, true);
-}
+/* Each hook's two flavours; userspace loads one (src/xdp/flavour.rs): the
+ * same records and guarantees, differing only in how a new flow claims its
+ * slot. NAME_compat is for kernels without 64-bit cmpxchg, xchg and
+ * fetch-add (before 5.12). */
+#define FLAVOURS(sec, name, ctx_type, count_fn)                                  \
+	SEC(sec) int name(ctx_type *ctx) { return count_fn(ctx, false); }        \
+	SEC(sec) int name##_compat(ctx_type *ctx) { return count_fn(ctx, true); }
+
+FLAVOURS("xdp", xdp_flows, struct xdp_md, count_xdp)
+FLAVOURS("tc", tc_flows, struct __sk_buff, count_tc)

@@ -12,14 +12,33 @@ enum xdp_limit {
 	XDP_PROBES = 32,
 };
 
-/* flow_slot.state. The program moves FREE → CLAIMING → ACTIVE; userspace moves
- * ACTIVE → RETIRED (idle) → FREE, after a grace period, so that a packet that
- * matched the slot just before it was retired still lands in it and is read. */
+/* flow_slot.state's low byte. The program moves FREE → CLAIMING → ACTIVE;
+ * userspace moves ACTIVE → RETIRED (idle) → FREE, after a grace period, so that
+ * a packet that matched the slot just before it was retired still lands in it
+ * and is read. */
 enum slot_state {
 	SLOT_FREE = 0,
 	SLOT_CLAIMING = 1,
 	SLOT_ACTIVE = 2,
 	SLOT_RETIRED = 3,
+};
+
+/* flow_slot.state is a tag: the state, then whose slot it is. A packet
+ * matches a slot only if the whole tag is its own (ACTIVE, its direction, the
+ * CPU it runs on, its interface), so one CPU alone writes a slot's counts:
+ * plain adds, no atomics. A flow counted on several CPUs has a slot on each,
+ * which userspace adds together. */
+enum slot_tag {
+	TAG_STATE_MASK = 0xff,
+	TAG_DIR_SHIFT = 8,
+	TAG_CPU_SHIFT = 16, /* 16 bits */
+	TAG_IFINDEX_SHIFT = 32,
+};
+
+/* A packet's direction through the interface (in the tag and counters_key). */
+enum flow_dir {
+	DIR_INGRESS = 0, /* the XDP program */
+	DIR_EGRESS = 1, /* the TC program */
 };
 
 /* 40 bytes, hashed and compared as five u64 words, laid out so that the
@@ -44,9 +63,9 @@ enum flow_flag {
 	FLOW_FRAGMENT = 1,
 };
 
-/* One cache line. The program adds to packets/bytes atomically. */
+/* One cache line, written by its owner CPU alone (see slot_tag). */
 struct flow_slot {
-	__u64 state; /* 64-bit: clang's default BPF CPU has only 64-bit cmpxchg */
+	__u64 state; /* the tag; 64-bit: clang's default BPF CPU has only 64-bit cmpxchg */
 	struct flow_key key;
 	__u64 packets;
 	__u64 bytes;
@@ -77,6 +96,12 @@ struct xdp_counters {
 	struct xdp_counter c[CAT_N];
 };
 
+/* The category counters of one interface and direction. */
+struct counters_key {
+	__u32 ifindex;
+	__u32 dir; /* enum flow_dir */
+};
+
 /* --exclude prefix; IPv4 as v4-mapped with prefixlen + 96. */
 struct exclude_key {
 	__u32 prefixlen;
@@ -89,6 +114,8 @@ struct exclude_key {
 struct xdp_exports {
 	enum xdp_limit limit;
 	enum slot_state state;
+	enum slot_tag tag;
+	enum flow_dir dir;
 	enum flow_flag flow_flag;
 	enum xdp_cat cat;
 };

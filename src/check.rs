@@ -208,6 +208,8 @@ fn xdp_program(iface: Option<&str>) -> (Program, Option<serde_json::Value>) {
         max_flows: 65536,
         excludes: &excludes,
         flavour: None,
+        ingress: true,
+        egress: true,
     };
     let (skel, flavour) = match crate::xdp::attach::load(&mut obj, &cfg) {
         Ok(s) => s,

@@ -90,6 +90,14 @@ fn iface() -> (&'static str, Value) {
     ("iface", string("interface name"))
 }
 
+fn direction() -> (&'static str, Value) {
+    (
+        "direction",
+        json!({"enum": ["ingress", "egress"],
+               "description": "ingress: what arrives (XDP); egress: what leaves (TC)"}),
+    )
+}
+
 /// One record type: `type` and `timestamp` (every record has both), all
 /// `required` fields, plus `optional` ones, nothing else.
 fn object(
@@ -283,6 +291,7 @@ pub fn of(kind: &str) -> Option<Value> {
             "Packets and bytes of one flow within one interval (xdp).",
             vec![
                 iface(),
+                direction(),
                 (
                     "proto",
                     json!({"type": "string",
@@ -312,6 +321,15 @@ pub fn of(kind: &str) -> Option<Value> {
         "xdp_stats" => {
             let mut fields = vec![
                 iface(),
+                direction(),
+                (
+                    "interval_ns",
+                    uint(
+                        64,
+                        "the length of the interval this record ends, as measured: \
+                         --interval give or take scheduling; more when a pass ran late",
+                    ),
+                ),
                 ("packets", uint(64, "every packet seen since start")),
                 ("bytes", uint(64, "every byte seen since start")),
                 ("flows", uint(64, "flows tracked now")),
@@ -330,7 +348,7 @@ pub fn of(kind: &str) -> Option<Value> {
             }
             object(
                 "xdp_stats",
-                "Totals after each interval (xdp).",
+                "Totals of one interface and direction after each interval (xdp).",
                 fields,
                 vec![],
             )

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ebpf_jsonl::error::Error;
-use ebpf_jsonl::xdp::{interval_budget, Table, CAT_UNTRACKED, SEEN_BYTES};
+use ebpf_jsonl::xdp::{
+    interval_budget, Direction, Emitter, Pair, Table, CAT_UNTRACKED, SEEN_BYTES,
+};
 use ebpf_jsonl::{output, pipeline};
 use ebpf_jsonl_testkit::frames;
 use ebpf_jsonl_testkit::procfs::status_kib;
@@ -49,16 +51,22 @@ struct Timing {
 
 /// One interval through the real pipeline, printed to a sink.
 fn timed_interval(t: &mut Table, flows: u32) -> Result<Timing, Error> {
-    let (mut out, rx) = pipeline::channel_with_budget(interval_budget(flows));
+    let (mut out, rx) = pipeline::channel_with_budget(interval_budget(flows, 1));
     let writer = std::thread::spawn(move || {
         let cpu = thread_cpu();
         output::write_all(rx, io::sink()).map(|_| thread_cpu() - cpu)
     });
+    // BPF_PROG_TEST_RUN runs XDP programs on the loopback device.
+    let lo = Pair {
+        ifindex: 1,
+        dir: Direction::Ingress,
+    };
     let iface: Arc<str> = "bench0".into();
+    let mut e = Emitter::new(vec![(lo.ifindex, iface)], vec![lo], Instant::now());
     let (start, cpu) = (Instant::now(), thread_cpu());
-    let flows = t.pass(Instant::now(), false);
+    t.pass(Instant::now(), false);
     let read = start.elapsed();
-    t.emit(&iface, &mut out, flows)?;
+    e.emit(t, &mut out)?;
     let (emit, cpu) = (start.elapsed() - read, thread_cpu() - cpu);
     let records = t.deltas().len() + 1;
     out.finish();
@@ -130,11 +138,11 @@ pub fn run(args: &Args) -> Result<(), Error> {
     show("all flows moved", &rows);
     show("nothing moved", &idle);
     println!(
-        "  memory: kernel table {:.1} MiB ({slots} x {value} B), userspace per-slot state \
-         {:.1} MiB, RSS {} KiB after the table was mapped and read (was {rss_before} KiB), \
+        "  memory: kernel table {:.1} MiB ({slots} x {value} B), userspace state \
+         {:.1} MiB ({n} tracked slots), RSS {} KiB after the table was mapped and read (was {rss_before} KiB), \
          peak {} KiB",
         f64::from(slots) * f64::from(value) / 1048576.0,
-        f64::from(slots) * SEEN_BYTES as f64 / 1048576.0,
+        f64::from(n) * SEEN_BYTES as f64 / 1048576.0,
         rss_kib("VmRSS:"),
         rss_kib("VmHWM:")
     );

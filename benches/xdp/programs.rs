@@ -25,6 +25,8 @@ pub fn load_flavour(
         max_flows,
         excludes: &[],
         flavour: Some(flavour),
+        ingress: true,
+        egress: true,
     };
     attach::load(obj, &config).map(|(skel, _)| skel)
 }

@@ -9,9 +9,13 @@ use super::values::{parse_count, parse_duration, parse_iface};
 
 #[derive(Debug, Args)]
 pub struct XdpArgs {
-    /// The network interface whose incoming packets are counted
-    #[arg(value_name = "IFACE", value_parser = parse_iface)]
-    pub iface: String,
+    /// The network interfaces whose packets are counted (one or more)
+    #[arg(value_name = "IFACE", required = true, num_args = 1.., value_parser = parse_iface)]
+    pub ifaces: Vec<String>,
+
+    /// Count what arrives (ingress: XDP), what leaves (egress: TC), or both
+    #[arg(long, value_enum, default_value_t = Direction::Ingress)]
+    pub direction: Direction,
 
     #[command(flatten)]
     pub common: Common,
@@ -35,14 +39,39 @@ pub struct XdpArgs {
     #[arg(long, value_name = "CIDR", value_parser = parse_cidr)]
     pub exclude: Vec<Cidr>,
 
-    /// native (driver) XDP, generic (kernel) XDP, or auto: native, else generic
+    /// Ingress: native (driver) XDP, generic (kernel) XDP, or auto: native, else generic
     #[arg(long, value_enum, default_value_t = XdpMode::Auto)]
     pub mode: XdpMode,
+
+    /// For tests and the kernel matrix: the egress hook to use instead of the
+    /// one the kernel is probed for (auto: TCX, else a clsact filter)
+    #[arg(long, value_enum, default_value_t = EgressHook::Auto, hide = true)]
+    pub egress_hook: EgressHook,
 
     /// For tests and the benchmark: the program flavour to load instead of
     /// the one the kernel is probed for (compat runs on 6.x too)
     #[arg(long, value_enum, hide = true)]
     pub flavour: Option<XdpFlavour>,
+}
+
+pub use crate::xdp::egress::EgressHook;
+
+/// `--direction`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Direction {
+    Ingress,
+    Egress,
+    Both,
+}
+
+impl Direction {
+    pub fn ingress(self) -> bool {
+        self != Direction::Egress
+    }
+
+    pub fn egress(self) -> bool {
+        self != Direction::Ingress
+    }
 }
 
 /// The XDP program's flavours (src/xdp/flavour.rs).

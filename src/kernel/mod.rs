@@ -11,7 +11,7 @@ pub use caps::{caps, check_privileges, Caps, Need};
 pub use libbpf::{
     bpf_error, capture_libbpf_log, clear_libbpf_log, last_libbpf_error, last_refusal,
 };
-pub use percpu::sum_percpu;
+pub use percpu::{sum_percpu, sum_percpu_at};
 pub use verifier::Refusal;
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. Raising it may be

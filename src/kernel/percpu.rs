@@ -10,7 +10,15 @@ pub fn sum_percpu<const N: usize>(
     map: &dyn MapCore,
     key: u32,
 ) -> Result<Option<[u64; N]>, libbpf_rs::Error> {
-    let Some(per_cpu) = map.lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)? else {
+    sum_percpu_at(map, &key.to_ne_bytes())
+}
+
+/// [`sum_percpu`] at a key of any type, as its bytes.
+pub fn sum_percpu_at<const N: usize>(
+    map: &dyn MapCore,
+    key: &[u8],
+) -> Result<Option<[u64; N]>, libbpf_rs::Error> {
+    let Some(per_cpu) = map.lookup_percpu(key, MapFlags::ANY)? else {
         return Ok(None);
     };
     Ok(Some(sum_words(&per_cpu)))

@@ -12,6 +12,7 @@ use crate::clock::Timestamp;
 pub struct FlowRecord {
     pub timestamp: Timestamp,
     pub iface: std::sync::Arc<str>,
+    pub direction: &'static str, // `ingress` (XDP) or `egress` (TC)
     pub proto: IpProto,
     pub src_ip: std::net::IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,13 +52,17 @@ impl Serialize for IpProto {
     }
 }
 
-/// `xdp`: cumulative counts since the start, after each interval's flows.
-/// `packets` is every packet seen; each one is in exactly one flow or one of
-/// the four categories.
+/// `xdp`: cumulative counts since the start of one interface and direction,
+/// after each interval's flows. `packets` is every packet seen; each one is in
+/// exactly one flow or one of the four categories.
 #[derive(Debug, Serialize)]
 pub struct XdpStatsRecord {
     pub timestamp: Timestamp,
     pub iface: std::sync::Arc<str>,
+    pub direction: &'static str,
+    /// The length of the interval this record ends, as measured: `--interval`
+    /// give or take scheduling, more when the pass ran late.
+    pub interval_ns: u64,
     pub packets: u64,
     pub bytes: u64,
     /// Flows in the table now.

@@ -152,6 +152,7 @@ fn flow_records_match_contract() {
         Record::Flow(FlowRecord {
             timestamp: Timestamp(1_795_594_943_000_000_000),
             iface: "eth0".into(),
+            direction: "ingress",
             proto,
             src_ip: "10.0.0.2".parse().unwrap(),
             src_port: ports.map(|p| p.0),
@@ -170,7 +171,7 @@ fn flow_records_match_contract() {
     };
     assert_eq!(
         serde_json::to_string(&flow(udp, Some((40001, 9000)), None)).unwrap(),
-        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","proto":"udp","src_ip":"10.0.0.2","src_port":40001,"dst_ip":"10.0.0.1","dst_port":9000,"packets":12,"bytes":1704}"#
+        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","direction":"ingress","proto":"udp","src_ip":"10.0.0.2","src_port":40001,"dst_ip":"10.0.0.1","dst_port":9000,"packets":12,"bytes":1704}"#
     );
     let icmp = IpProto {
         number: 1,
@@ -178,7 +179,7 @@ fn flow_records_match_contract() {
     };
     assert_eq!(
         serde_json::to_string(&flow(icmp, None, Some((8, 0)))).unwrap(),
-        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","proto":"icmp","src_ip":"10.0.0.2","dst_ip":"10.0.0.1","icmp_type":8,"icmp_code":0,"packets":12,"bytes":1704}"#
+        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","direction":"ingress","proto":"icmp","src_ip":"10.0.0.2","dst_ip":"10.0.0.1","icmp_type":8,"icmp_code":0,"packets":12,"bytes":1704}"#
     );
     let gre = IpProto {
         number: 47,
@@ -186,7 +187,7 @@ fn flow_records_match_contract() {
     };
     assert_eq!(
         serde_json::to_string(&flow(gre, None, None)).unwrap(),
-        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","proto":"47","src_ip":"10.0.0.2","dst_ip":"10.0.0.1","packets":12,"bytes":1704}"#
+        r#"{"type":"flow","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","direction":"ingress","proto":"47","src_ip":"10.0.0.2","dst_ip":"10.0.0.1","packets":12,"bytes":1704}"#
     );
     let name = |number, ipv6| serde_json::to_string(&IpProto { number, ipv6 }).unwrap();
     assert_eq!(name(6, true), r#""tcp""#);
@@ -217,6 +218,8 @@ fn xdp_stats_record_matches_contract() {
     let r = Record::XdpStats(XdpStatsRecord {
         timestamp: Timestamp(1_795_594_943_000_000_000),
         iface: "eth0".into(),
+        direction: "egress",
+        interval_ns: 1_000_123_456,
         packets: 90210,
         bytes: 8012345,
         flows: 37,
@@ -231,7 +234,7 @@ fn xdp_stats_record_matches_contract() {
     });
     assert_eq!(
         serde_json::to_string(&r).unwrap(),
-        r#"{"type":"xdp_stats","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","packets":90210,"bytes":8012345,"flows":37,"untracked_packets":0,"untracked_bytes":0,"excluded_packets":0,"excluded_bytes":0,"non_ip_packets":12,"non_ip_bytes":720,"malformed_packets":0,"malformed_bytes":0}"#
+        r#"{"type":"xdp_stats","timestamp":"2026-11-25T08:22:23.000000000Z","iface":"eth0","direction":"egress","interval_ns":1000123456,"packets":90210,"bytes":8012345,"flows":37,"untracked_packets":0,"untracked_bytes":0,"excluded_packets":0,"excluded_bytes":0,"non_ip_packets":12,"non_ip_bytes":720,"malformed_packets":0,"malformed_bytes":0}"#
     );
 }
 

@@ -1,326 +1,293 @@
 //! Reads the flow table each interval: the counts that moved since the last
 //! pass become per-flow deltas, idle flows are retired and, after a grace
-//! period, freed for reuse. Works on a plain slice of slots, so the logic is
-//! unit-tested without a kernel.
+//! period, freed for reuse. Works on plain slices of slots and bitmap words,
+//! so the logic is unit-tested without a kernel.
 //!
-//! Slot life (see bpf/xdp.h): the program claims a FREE slot and makes it
+//! What a pass reads follows the flows, not the table's size: the slots it
+//! tracks, and the ones the program claimed since the last pass (a bit each
+//! in the claim bitmap, a word per 64 slots). A packet of a known flow sets
+//! no bit: its slot is tracked until it is idle, and read every pass.
+//!
+//! Slot life (see bpf/xdp.h): the program claims a FREE slot and tags it
 //! ACTIVE; we retire an idle ACTIVE slot (the program no longer matches it),
 //! and free it only after GRACE, so a packet that matched it just before it
 //! was retired has landed, and is counted in the last delta we read.
-//!
-//! Ordering (it matters on arm64, where loads and stores to different words
-//! are reordered; x86 keeps them in order): the program writes a claimed
-//! slot's key and counts, then publishes ACTIVE with a release (or a fully
-//! ordered xchg), so our Acquire load of the state comes before every read of
-//! the key and counts. We free a slot by zeroing it, key included, then
-//! storing FREE with Release: an all-zero key (IP version 0) matches no packet,
-//! so a program whose key load ran ahead of its state load cannot take a dead
-//! flow's key for the new claim's.
 
-use std::collections::VecDeque;
-use std::mem::offset_of;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::attach::PROBES;
-use super::skel::types::{flow_flag, flow_key, flow_slot, slot_state};
-use crate::clock::Timestamp;
-use crate::error::Error;
-use crate::record::{FlowRecord, IpProto};
-
-// flow_slot.state (enum slot_state in bpf/xdp.h), as the u64 the field is;
-// SLOT_CLAIMING is skipped like FREE.
-const SLOT_FREE: u64 = slot_state::SLOT_FREE.0 as u64;
-const SLOT_ACTIVE: u64 = slot_state::SLOT_ACTIVE.0 as u64;
-const SLOT_RETIRED: u64 = slot_state::SLOT_RETIRED.0 as u64;
-/// flow_key.flags: a flow of later fragments (enum flow_flag in bpf/xdp.h).
-const FLOW_FRAGMENT: u16 = flow_flag::FLOW_FRAGMENT.0 as u16;
+pub use super::slots::Direction;
+use super::slots::{Pair, Slot, Tag, SLOT_ACTIVE, SLOT_CLAIMING, SLOT_FREE, SLOT_RETIRED};
 
 /// How long a retired slot is kept before it is freed. The program holds a
 /// slot for nanoseconds; this is a wide margin.
 pub const GRACE: Duration = Duration::from_secs(1);
 
-/// `struct flow_slot` as shared memory: every field is written by the kernel
-/// while we read, so all are atomics.
-#[repr(C)]
-pub struct Slot {
-    pub state: AtomicU64,
-    pub key: [AtomicU64; 5],
-    pub packets: AtomicU64,
-    pub bytes: AtomicU64,
-}
-
-const _: () = {
-    assert!(size_of::<Slot>() == size_of::<flow_slot>());
-    assert!(offset_of!(Slot, key) == offset_of!(flow_slot, key));
-    assert!(offset_of!(Slot, packets) == offset_of!(flow_slot, packets));
-    assert!(offset_of!(Slot, bytes) == offset_of!(flow_slot, bytes));
-    assert!(size_of::<flow_key>() == 40);
-};
-
-impl Slot {
-    /// Only after an Acquire load of `state` saw ACTIVE or RETIRED (see the module doc).
-    fn key(&self) -> [u64; 5] {
-        self.key.each_ref().map(|w| w.load(Ordering::Relaxed))
-    }
-}
-
-/// The kernel's flow array, mapped into our memory.
-pub struct Mapping {
-    ptr: *mut libc::c_void,
-    bytes: usize,
-    slots: usize,
-}
-
-impl Mapping {
-    /// Maps `slots` slots of the BPF_F_MMAPABLE array behind `fd`.
-    pub fn new(fd: std::os::fd::BorrowedFd<'_>, slots: usize) -> Result<Mapping, Error> {
-        use std::os::fd::AsRawFd;
-        let bytes = slots * size_of::<Slot>();
-        // SAFETY: maps a BPF array of exactly this size; checked below.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(Error::Failure(format!(
-                "mapping the flow table: {}",
-                std::io::Error::last_os_error()
-            )));
-        }
-        Ok(Mapping { ptr, bytes, slots })
-    }
-
-    pub fn slots(&self) -> &[Slot] {
-        // SAFETY: page-aligned shared memory of `slots` slots, alive while
-        // self is; Slot is all atomics, so concurrent kernel writes are fine.
-        unsafe { std::slice::from_raw_parts(self.ptr as *const Slot, self.slots) }
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: our own mapping.
-        unsafe { libc::munmap(self.ptr, self.bytes) };
-    }
-}
-
-/// What one pass saw of one slot.
+/// What we know of a slot we track.
 #[derive(Clone, Copy)]
 struct Seen {
     packets: u64,
     bytes: u64,
     /// ACTIVE: when it last moved; RETIRED: when we retired it (ms from `start`).
     since: u64,
+    /// Its tag when we last looked (ACTIVE or RETIRED).
+    tag: Tag,
 }
 
-/// Userspace memory per slot.
-pub const SEEN_BYTES: usize = size_of::<Seen>();
+/// Userspace memory per tracked slot (the drain bench reports memory).
+pub const SEEN_BYTES: usize = size_of::<(u32, Seen)>();
 
 /// A flow's counts within one interval.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Delta {
     pub key: [u64; 5],
+    pub pair: Pair,
     pub packets: u64,
     pub bytes: u64,
 }
 
-pub struct Drainer {
-    start: Instant,
-    seen: Vec<Seen>,
-    idle_timeout: Duration,
-    /// (slot, output index) of the slots that moved in the last PROBES
-    /// slots, and in the first PROBES (for windows that wrap around): twin
-    /// slots of one flow are always within one probe window.
-    recent: VecDeque<(usize, usize)>,
-    head: Vec<(usize, usize)>,
-}
+/// A flow: its key, interface and direction (its slots on several CPUs are one).
+type FlowId = ([u64; 5], Pair);
 
-impl Drainer {
-    pub fn new(slots: usize, idle_timeout: Duration, start: Instant) -> Self {
-        let zero = Seen {
-            packets: 0,
-            bytes: 0,
-            since: 0,
-        };
-        Drainer {
-            start,
-            seen: vec![zero; slots],
-            idle_timeout,
-            recent: VecDeque::new(),
-            head: Vec::new(),
+/// Slot indexes are spread by the program's hash already; one multiply puts
+/// their bits where the hash table looks (the top ones).
+#[derive(Default)]
+pub struct SlotHasher(u64);
+
+impl Hasher for SlotHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
     }
 
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The flows tracked now: ACTIVE slots per flow, distinct flows per pair.
+#[derive(Default)]
+struct Tracked {
+    slots: HashMap<FlowId, u32>,
+    per_pair: HashMap<Pair, u64>,
+}
+
+impl Tracked {
+    fn add(&mut self, id: FlowId) {
+        let n = self.slots.entry(id).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            *self.per_pair.entry(id.1).or_insert(0) += 1;
+        }
+    }
+
+    fn remove(&mut self, id: FlowId) {
+        if let Entry::Occupied(mut e) = self.slots.entry(id) {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
+                if let Some(n) = self.per_pair.get_mut(&id.1) {
+                    *n -= 1;
+                }
+            }
+        }
+    }
+}
+
+/// This pass's deltas, one per flow: a flow's slots on several CPUs add up.
+struct Out<'a> {
+    out: &'a mut Vec<Delta>,
+    index: &'a mut HashMap<FlowId, usize>,
+}
+
+impl Out<'_> {
+    fn push(&mut self, d: Delta) {
+        match self.index.entry((d.key, d.pair)) {
+            Entry::Occupied(e) => {
+                let o = &mut self.out[*e.get()];
+                o.packets += d.packets;
+                o.bytes += d.bytes;
+            }
+            Entry::Vacant(e) => {
+                e.insert(self.out.len());
+                self.out.push(d);
+            }
+        }
+    }
+}
+
+pub struct Drainer {
+    start: Instant,
+    idle_timeout: Duration,
+    seen: HashMap<u32, Seen, BuildHasherDefault<SlotHasher>>,
+    tracked: Tracked,
+    /// Claimed slots whose tag was not yet published.
+    pending: Vec<u32>,
+    cand: Vec<u32>,
+    index: HashMap<FlowId, usize>,
+    /// Slots the last pass read (the bench and tests: the cost follows the traffic).
+    pub read_last: usize,
+}
+
+impl Drainer {
+    pub fn new(idle_timeout: Duration, start: Instant) -> Self {
+        Drainer {
+            start,
+            idle_timeout,
+            seen: HashMap::default(),
+            tracked: Tracked::default(),
+            pending: Vec::new(),
+            cand: Vec::new(),
+            index: HashMap::new(),
+            read_last: 0,
+        }
+    }
+
+    /// Distinct flows tracked now on `pair`.
+    pub fn flows(&self, pair: Pair) -> u64 {
+        self.tracked.per_pair.get(&pair).copied().unwrap_or(0)
+    }
+
+    /// Distinct flows tracked now, on every interface and direction.
+    pub fn all_flows(&self) -> u64 {
+        self.tracked.per_pair.values().sum()
+    }
+
     /// One pass at `now`: appends the flows that moved since the last pass to
-    /// `out` and returns how many flows are active. Unless `last`, retires
-    /// flows idle for the idle timeout and frees those retired for GRACE
-    /// (decrementing `nflows`, the program's count of slots in use).
+    /// `out`. Unless `last`, retires flows idle for the idle timeout and frees
+    /// those retired for GRACE (decrementing `nflows`, the program's count of
+    /// slots in use). `last` (after detaching) looks at every slot.
     pub fn pass(
         &mut self,
         slots: &[Slot],
+        claimed: &[AtomicU64],
         nflows: &AtomicU64,
         now: Instant,
         last: bool,
         out: &mut Vec<Delta>,
-    ) -> u64 {
-        self.recent.clear();
-        self.head.clear();
+    ) {
         let now = now.saturating_duration_since(self.start).as_millis() as u64;
-        let idle_ms = self.idle_timeout.as_millis() as u64;
-        let n = slots.len();
-        let window = PROBES as usize;
-        let mut active = 0;
-        for (i, (slot, seen)) in slots.iter().zip(self.seen.iter_mut()).enumerate() {
-            let state = slot.state.load(Ordering::Acquire);
-            if state != SLOT_ACTIVE && state != SLOT_RETIRED {
+        // New claims, and those not yet published last time.
+        let mut cand = std::mem::take(&mut self.cand);
+        cand.clear();
+        cand.append(&mut self.pending);
+        if last {
+            cand.extend(0..slots.len() as u32);
+        } else {
+            take_bits(claimed, &mut cand);
+        }
+        let new = cand.len();
+        for &i in &cand {
+            let Some(slot) = slots.get(i as usize) else {
+                continue;
+            };
+            let tag = slot.tag();
+            if self.seen.contains_key(&i) {
                 continue;
             }
-            let packets = slot.packets.load(Ordering::Relaxed);
-            let bytes = slot.bytes.load(Ordering::Relaxed);
+            match tag.state() {
+                SLOT_ACTIVE => {
+                    self.tracked.add((slot.key(), tag.pair()));
+                    let s = Seen {
+                        packets: 0,
+                        bytes: 0,
+                        since: now,
+                        tag,
+                    };
+                    self.seen.insert(i, s);
+                }
+                // Its bit came before its tag (a weakly ordered CPU): next time.
+                SLOT_CLAIMING if !last => self.pending.push(i),
+                _ => {}
+            }
+        }
+        self.cand = cand;
+        self.index.clear();
+        let mut o = Out {
+            out,
+            index: &mut self.index,
+        };
+        let idle_ms = self.idle_timeout.as_millis() as u64;
+        let grace_ms = GRACE.as_millis() as u64;
+        let tracked = &mut self.tracked;
+        self.seen.retain(|&i, seen| {
+            let slot = &slots[i as usize];
+            let (packets, bytes) = slot.counts();
             if packets != seen.packets || bytes != seen.bytes {
-                let d = Delta {
+                o.push(Delta {
                     key: slot.key(),
+                    pair: seen.tag.pair(),
                     packets: packets.wrapping_sub(seen.packets),
                     bytes: bytes.wrapping_sub(seen.bytes),
-                };
-                while self.recent.front().is_some_and(|&(j, _)| j + window <= i) {
-                    self.recent.pop_front();
-                }
-                // A window that wraps ends in the first slots.
-                let wrapped = self.head.iter().filter(|&&(j, _)| i + window > n + j);
-                let twin = self
-                    .recent
-                    .iter()
-                    .chain(wrapped)
-                    .map(|&(_, o)| o)
-                    .find(|&o| out[o].key == d.key);
-                match twin {
-                    Some(o) => {
-                        out[o].packets += d.packets;
-                        out[o].bytes += d.bytes;
-                    }
-                    None => {
-                        self.recent.push_back((i, out.len()));
-                        if i < window {
-                            self.head.push((i, out.len()));
-                        }
-                        out.push(d);
-                    }
-                }
+                });
                 seen.packets = packets;
                 seen.bytes = bytes;
-                if state == SLOT_ACTIVE {
+                if seen.tag.state() == SLOT_ACTIVE {
                     seen.since = now;
                 }
             }
             if last {
-                active += u64::from(state == SLOT_ACTIVE);
-                continue;
+                return true;
             }
             let age = now.saturating_sub(seen.since);
-            if state == SLOT_ACTIVE {
+            if seen.tag.state() == SLOT_ACTIVE {
+                let retired = seen.tag.with_state(SLOT_RETIRED);
                 if age >= idle_ms
                     && slot
                         .state
                         .compare_exchange(
-                            SLOT_ACTIVE,
-                            SLOT_RETIRED,
+                            seen.tag.0,
+                            retired.0,
                             Ordering::AcqRel,
                             Ordering::Relaxed,
                         )
                         .is_ok()
                 {
+                    tracked.remove((slot.key(), seen.tag.pair()));
+                    seen.tag = retired;
                     seen.since = now;
-                } else {
-                    active += 1;
                 }
-            } else if age >= GRACE.as_millis() as u64 {
-                // Its last counts were read above; nothing writes it any more.
-                // The key goes too: a freed slot must match no packet (module doc).
-                for w in &slot.key {
-                    w.store(0, Ordering::Relaxed);
-                }
-                slot.packets.store(0, Ordering::Relaxed);
-                slot.bytes.store(0, Ordering::Relaxed);
-                *seen = Seen {
-                    packets: 0,
-                    bytes: 0,
-                    since: now,
-                };
-                // Release: the zeros before FREE, for the program's claim.
-                slot.state.store(SLOT_FREE, Ordering::Release);
-                nflows.fetch_sub(1, Ordering::AcqRel);
+                return true;
             }
-        }
-        active
+            if age < grace_ms {
+                return true;
+            }
+            // Retired for GRACE: nothing writes it any more, and its last
+            // counts were read above. Freed whole, key included (a freed slot
+            // must match no packet: slots.rs).
+            for w in &slot.key {
+                w.store(0, Ordering::Relaxed);
+            }
+            slot.packets.store(0, Ordering::Relaxed);
+            slot.bytes.store(0, Ordering::Relaxed);
+            // Release: the zeros before FREE, for the program's claim.
+            slot.state.store(SLOT_FREE, Ordering::Release);
+            nflows.fetch_sub(1, Ordering::AcqRel);
+            false
+        });
+        self.read_last = self.seen.len() + new;
     }
 }
 
-// SAFETY: flow_key is plain old data generated from BTF (bytes and a u16).
-unsafe impl plain::Plain for flow_key {}
-
-/// A table key as the five native-endian words the program hashes and
-/// compares → struct flow_key.
-fn flow_key_of(words: [u64; 5]) -> flow_key {
-    let mut b = [0u8; size_of::<flow_key>()];
-    for (chunk, w) in b.chunks_exact_mut(8).zip(words) {
-        chunk.copy_from_slice(&w.to_ne_bytes());
-    }
-    let mut k = flow_key::default();
-    plain::copy_from_bytes(&mut k, &b).expect("a whole flow_key");
-    k
-}
-
-/// A table key (struct flow_key, as five native-endian words) → a record.
-pub fn flow_record(d: &Delta, timestamp: Timestamp, iface: &Arc<str>) -> FlowRecord {
-    let k = flow_key_of(d.key);
-    let (proto, ver, b) = (k.proto, k.ver, &k.addrs);
-    let fragment = k.flags & FLOW_FRAGMENT != 0;
-    let ipv6 = ver == 6;
-    let (src, dst) = if ipv6 {
-        let v6 = |a: &[u8]| IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(a).expect("16")));
-        (v6(&b[0..16]), v6(&b[16..32]))
-    } else {
-        let v4 = |a: &[u8]| IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]));
-        (v4(&b[0..4]), v4(&b[4..8]))
-    };
-    let (mut ports, mut icmp) = (None, None);
-    match (proto, ipv6) {
-        _ if fragment => {}
-        (6 | 17, _) => {
-            ports = Some((
-                u16::from_be_bytes([k.l4[0], k.l4[1]]),
-                u16::from_be_bytes([k.l4[2], k.l4[3]]),
-            ))
+/// Clears the set bits of `bits`, appending their slots to `out`.
+fn take_bits(bits: &[AtomicU64], out: &mut Vec<u32>) {
+    for (w, word) in bits.iter().enumerate() {
+        if word.load(Ordering::Relaxed) == 0 {
+            continue;
         }
-        (1, false) | (58, true) => icmp = Some((k.l4[0], k.l4[1])),
-        _ => {}
-    }
-    FlowRecord {
-        timestamp,
-        iface: iface.clone(),
-        proto: IpProto {
-            number: proto,
-            ipv6,
-        },
-        src_ip: src,
-        src_port: ports.map(|p| p.0),
-        dst_ip: dst,
-        dst_port: ports.map(|p| p.1),
-        icmp_type: icmp.map(|i| i.0),
-        icmp_code: icmp.map(|i| i.1),
-        fragment,
-        packets: d.packets,
-        bytes: d.bytes,
+        let mut bits = word.swap(0, Ordering::AcqRel);
+        while bits != 0 {
+            out.push(w as u32 * 64 + bits.trailing_zeros());
+            bits &= bits - 1;
+        }
     }
 }
 

@@ -22,7 +22,7 @@ impl Flavour {
         }
     }
 
-    /// Its program in a skeleton loaded for it.
+    /// Its XDP (ingress) program in a skeleton loaded for it.
     pub fn prog<'a, 'obj>(self, skel: &'a XdpSkel<'obj>) -> &'a ProgramMut<'obj> {
         match self {
             Flavour::Atomic => &skel.progs.xdp_flows,
@@ -30,13 +30,24 @@ impl Flavour {
         }
     }
 
-    /// Leaves the other flavour's program out of the load: the kernel never
-    /// sees instructions it might refuse.
-    pub fn load_only_it(self, open: &mut OpenXdpSkel) {
-        open.progs.xdp_flows.set_autoload(self == Flavour::Atomic);
-        open.progs
-            .xdp_flows_compat
-            .set_autoload(self == Flavour::Compat);
+    /// Its TC (egress) program in a skeleton loaded for it.
+    pub fn tc_prog<'a, 'obj>(self, skel: &'a XdpSkel<'obj>) -> &'a ProgramMut<'obj> {
+        match self {
+            Flavour::Atomic => &skel.progs.tc_flows,
+            Flavour::Compat => &skel.progs.tc_flows_compat,
+        }
+    }
+
+    /// Loads only its programs, and of them the directions wanted: the
+    /// kernel never sees instructions it might refuse, nor verifies what is
+    /// not used.
+    pub fn load_only_it(self, open: &mut OpenXdpSkel, ingress: bool, egress: bool) {
+        let (atomic, compat) = (self == Flavour::Atomic, self == Flavour::Compat);
+        let p = &mut open.progs;
+        p.xdp_flows.set_autoload(atomic && ingress);
+        p.xdp_flows_compat.set_autoload(compat && ingress);
+        p.tc_flows.set_autoload(atomic && egress);
+        p.tc_flows_compat.set_autoload(compat && egress);
     }
 
     /// The note said on stderr (`xdp`, and whatever else loads the program).

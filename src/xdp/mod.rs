@@ -1,21 +1,25 @@
-//! `ebpf-jsonl xdp IFACE`: every interval, one `flow` record per flow that
-//! moved (its deltas) and one cumulative `xdp_stats` record; every packet the
-//! program saw is in exactly one flow or category, so the sums add up.
+//! `ebpf-jsonl xdp IFACE...`: every interval, one `flow` record per flow that
+//! moved (its deltas) and one cumulative `xdp_stats` record per interface and
+//! direction; every packet the programs saw is in exactly one flow or
+//! category, so the sums add up.
 
 pub mod attach;
+mod cats;
 pub mod drain;
+pub mod egress;
 pub mod flavour;
+pub mod flow_record;
+pub mod link;
 pub mod skel;
+pub mod slots;
+pub mod table;
 #[cfg(test)]
 mod tests;
 
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use libbpf_rs::MapCore;
 
 use crate::cli::XdpArgs;
 use crate::clock::Timestamp;
@@ -23,28 +27,46 @@ use crate::error::Error;
 use crate::output;
 use crate::pipeline::{self, RecordSender};
 use crate::record::{Record, XdpStatsRecord};
-/// Userspace state per table slot, in bytes (the drain bench reports memory).
+/// Userspace state per tracked slot, in bytes (the drain bench reports memory).
 pub use drain::SEEN_BYTES;
-use drain::{Delta, Drainer, Mapping};
-use skel::types::{xdp_cat, xdp_counter, xdp_counters};
+use egress::EgressLink;
+pub use slots::{Direction, Pair};
+pub use table::{Counts, Table};
 
-// Indexes of xdp_counters.c (enum xdp_cat in bpf/xdp.h).
-pub const CAT_UNTRACKED: usize = xdp_cat::CAT_UNTRACKED.0 as usize;
-pub const CAT_EXCLUDED: usize = xdp_cat::CAT_EXCLUDED.0 as usize;
-pub const CAT_NON_IP: usize = xdp_cat::CAT_NON_IP.0 as usize;
-pub const CAT_MALFORMED: usize = xdp_cat::CAT_MALFORMED.0 as usize;
-pub const CAT_N: usize = xdp_cat::CAT_N.0 as usize;
-const _: () = assert!(size_of::<xdp_counters>() == CAT_N * size_of::<xdp_counter>());
-/// Index of the total in [`Table::counters`]: every packet the program saw,
-/// which is every packet counted in a flow or a category. (A packet counted
-/// in its flow touches nothing else in the kernel: that is the hot path.)
-pub const CAT_TOTAL: usize = CAT_N;
+pub use cats::{CAT_EXCLUDED, CAT_MALFORMED, CAT_N, CAT_NON_IP, CAT_TOTAL, CAT_UNTRACKED};
+
+/// An interface we count on.
+struct Iface {
+    name: Arc<str>,
+    ifindex: u32,
+}
+
+/// What is attached where; dropping it detaches.
+enum Hook {
+    Xdp(link::XdpLink),
+    Egress(EgressLink),
+}
+
+struct Attached {
+    iface: usize,
+    hook: Hook,
+}
+
+impl Attached {
+    fn dir(&self) -> Direction {
+        match self.hook {
+            Hook::Xdp(_) => Direction::Ingress,
+            Hook::Egress(_) => Direction::Egress,
+        }
+    }
+}
 
 pub fn run(args: &XdpArgs) -> Result<(), Error> {
-    let ifindex = attach::ifindex(&args.iface)?;
+    let ifaces = resolve(&args.ifaces)?;
     crate::kernel::check_privileges(true)?;
     crate::kernel::raise_memlock();
     let dest = output::Dest::new(args.common.output.as_deref())?;
+    let (ingress, egress) = (args.direction.ingress(), args.direction.egress());
     let mut obj = MaybeUninit::uninit();
     let (mut skel, flavour) = attach::load(
         &mut obj,
@@ -52,30 +74,75 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
             max_flows: args.max_flows,
             excludes: &args.exclude,
             flavour: args.flavour,
+            ingress,
+            egress,
         },
     )?;
-    let link = attach::attach(flavour.prog(&skel), &args.iface, ifindex, args.mode)?;
-    eprintln!(
-        "ebpf-jsonl: xdp: attached to {} (ifindex {ifindex}) in {} mode",
-        args.iface,
-        link.mode.name()
-    );
+    // Every hook, before counting starts; a failure drops (detaches) the ones before.
+    let mut hooks = Vec::new();
+    let mut generic = false;
+    for (i, f) in ifaces.iter().enumerate() {
+        if ingress {
+            let link = link::attach(flavour.prog(&skel), &f.name, f.ifindex, args.mode)?;
+            eprintln!(
+                "ebpf-jsonl: xdp: attached to {} (ifindex {}) in {} mode",
+                f.name,
+                f.ifindex,
+                link.mode.name()
+            );
+            if let Some(why) = &link.native_refused {
+                eprintln!(
+                    "ebpf-jsonl: xdp: native mode refused on {}: {why}; using generic mode",
+                    f.name
+                );
+            }
+            generic |= link.mode == link::Mode::Generic;
+            hooks.push(Attached {
+                iface: i,
+                hook: Hook::Xdp(link),
+            });
+        }
+        if egress {
+            let prog = flavour.tc_prog(&skel).as_fd();
+            let link = EgressLink::attach(prog, &f.name, f.ifindex, args.egress_hook)?;
+            eprintln!(
+                "ebpf-jsonl: xdp: egress: attached to {} (ifindex {}) with {}",
+                f.name,
+                f.ifindex,
+                link.kind()
+            );
+            if let Some(note) = link.note() {
+                eprintln!("ebpf-jsonl: xdp: {note}");
+            }
+            hooks.push(Attached {
+                iface: i,
+                hook: Hook::Egress(link),
+            });
+        }
+    }
     // After the attach, so that a refusal stays the one line on stderr.
     eprintln!("ebpf-jsonl: xdp: {}", flavour.note());
-    if let Some(why) = &link.native_refused {
-        eprintln!("ebpf-jsonl: xdp: native mode refused: {why}; using generic mode");
-    }
-    if link.mode == attach::Mode::Generic {
+    if generic {
         eprintln!("{GENERIC_NOTE}");
     }
+    let pairs: Vec<Pair> = hooks
+        .iter()
+        .map(|h| Pair {
+            ifindex: ifaces[h.iface].ifindex,
+            dir: h.dir(),
+        })
+        .collect();
 
     // Room for a whole interval of the table, so a snapshot is queued at once
     // and printed whole.
-    let (mut out, rx) = pipeline::channel_with_budget(interval_budget(args.max_flows));
+    let budget = interval_budget(args.max_flows, pairs.len());
+    let (mut out, rx) = pipeline::channel_with_budget(budget);
     let writer = output::spawn_writer(rx, dest);
     let start = Instant::now();
     let mut table = Table::new(&mut skel.maps, args.idle_timeout, start)?;
-    let iface: Arc<str> = args.iface.as_str().into();
+    table.register(&pairs)?;
+    let names = ifaces.iter().map(|f| (f.ifindex, f.name.clone())).collect();
+    let mut emitter = Emitter::new(names, pairs, start);
     let deadline = args.common.duration.map(|d| start + d);
     let mut next = start + args.interval;
     let res = loop {
@@ -88,13 +155,14 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
             break Ok(());
         }
         // Gone: this interval is the final one, printed below.
-        if let Err(e) = still_attached(&link, &iface, ifindex) {
+        if let Err(e) = hooks.iter().try_for_each(|h| still_attached(h, &ifaces)) {
             break Err(e);
         }
-        if let Err(e) = table.interval(&iface, &mut out, false) {
+        if let Err(e) = emitter.interval(&mut table, &mut out, false) {
             break Err(e);
         }
-        // After a stall, skip the ticks that were missed rather than bunch them.
+        // After a stall, skip the ticks that were missed rather than bunch
+        // them (interval_ns says how long the late one was).
         let now = Instant::now();
         while next <= now {
             next += args.interval;
@@ -102,13 +170,36 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
     };
     // From here on the stop deadline bounds every wait (also after an error).
     pipeline::request_shutdown();
-    // Detach first: the final interval then has everything the program saw.
-    link.detach();
-    let last = table.interval(&iface, &mut out, true);
+    // Detach first: the final interval then has everything the programs saw.
+    for h in hooks {
+        match h.hook {
+            Hook::Xdp(l) => l.detach(),
+            Hook::Egress(l) => l.detach(),
+        }
+    }
+    let last = emitter.interval(&mut table, &mut out, true);
     drop(table);
     let pending = out.finish();
     let written = output::finish(writer, pending);
     res.and(last).and(written)
+}
+
+/// The interfaces by name, each once, or the error naming the first missing one.
+fn resolve(names: &[String]) -> Result<Vec<Iface>, Error> {
+    let mut ifaces: Vec<Iface> = Vec::new();
+    for n in names {
+        if ifaces.iter().any(|f| &*f.name == n.as_str()) {
+            return Err(Error::Usage(format!(
+                "interface `{n}` is given twice; name each interface once"
+            )));
+        }
+        let ifindex = attach::ifindex(n)?;
+        ifaces.push(Iface {
+            name: n.as_str().into(),
+            ifindex,
+        });
+    }
+    Ok(ifaces)
 }
 
 /// Said on stderr whenever generic mode is in effect (chosen, or auto's fallback).
@@ -117,151 +208,119 @@ pub const GENERIC_NOTE: &str = "ebpf-jsonl: xdp: note: generic mode sees packets
     fewer, larger packets (up to 64 KiB) than crossed the wire, without the merged segments' \
     headers in bytes; --mode native counts wire frames where the driver supports it";
 
-/// An error once the program is no longer attached: the kernel detaches an
-/// XDP link (leaving it defunct) when its interface is removed, and the
+/// An error once a program is no longer attached: the kernel detaches an XDP
+/// or TCX link (leaving it defunct) when its interface is removed, and the
 /// table would then print the same totals forever. (Down/up, a rename or a
-/// move to another namespace keep the program attached, and counting.)
-fn still_attached(link: &attach::XdpLink, iface: &str, ifindex: u32) -> Result<(), Error> {
-    if link.attached_ifindex()?.is_some() {
+/// move to another namespace keep the programs attached, and counting.)
+fn still_attached(h: &Attached, ifaces: &[Iface]) -> Result<(), Error> {
+    let Iface { name, ifindex } = &ifaces[h.iface];
+    let (attached, what) = match &h.hook {
+        Hook::Xdp(l) => (l.attached_ifindex()?.is_some(), "XDP program"),
+        Hook::Egress(l) => (l.still_attached()?, "egress program"),
+    };
+    if attached {
         return Ok(());
     }
-    Err(Error::Failure(if attach::ifindex_exists(ifindex) {
+    Err(Error::Failure(if attach::ifindex_exists(*ifindex) {
         format!(
-            "the XDP program on {iface} was detached by someone else (e.g. `bpftool link \
+            "the {what} on {name} was detached by someone else (e.g. `bpftool link \
              detach`); the last xdp_stats above are final; run again to count again"
         )
     } else {
         format!(
-            "interface {iface} went away (deleted) and its XDP program with it; the last \
-             xdp_stats above are final; run again once {iface} is back"
+            "interface {name} went away (deleted) and its {what} with it; the last \
+             xdp_stats above are final; run again once {name} is back"
         )
     }))
 }
 
-/// Bytes of records one interval can produce: every flow moved, plus totals.
-pub fn interval_budget(max_flows: u32) -> usize {
-    (max_flows as usize + 1) * crate::record::FLOW_WEIGHT
+/// Bytes of records one interval can produce: every flow moved, plus the
+/// totals of each of `pairs` interfaces and directions.
+pub fn interval_budget(max_flows: u32, pairs: usize) -> usize {
+    (max_flows as usize + pairs.max(1)) * crate::record::FLOW_WEIGHT
 }
 
-/// The loaded program's table and counters, and what the last pass saw.
-pub struct Table<'a> {
-    mapping: Mapping,
-    nflows: &'a AtomicU64,
-    counters: &'a dyn MapCore,
-    drainer: Drainer,
-    deltas: Vec<Delta>,
-    /// Every flow delta read so far, summed: (packets, bytes).
-    in_flows: (u64, u64),
+/// Sends each interval's records: flows, then totals per interface and
+/// direction, in the order they were attached, then any others the program
+/// counted (an interface whose index changed).
+pub struct Emitter {
+    /// Interface names by index.
+    names: Vec<(u32, Arc<str>)>,
+    pairs: Vec<Pair>,
+    /// When the last interval ended.
+    last: Instant,
 }
 
-impl<'a> Table<'a> {
-    pub fn new(
-        maps: &'a mut skel::XdpMaps<'_>,
-        idle_timeout: Duration,
-        now: Instant,
-    ) -> Result<Self, Error> {
-        let slots = maps.flows.max_entries() as usize;
-        let mapping = Mapping::new(maps.flows.as_fd(), slots)?;
-        let bss = maps
-            .bss_data
-            .as_deref_mut()
-            .ok_or_else(|| Error::Failure("the xdp BPF object has no .bss".into()))?;
-        // SAFETY: the mmap-ed .bss lives as long as the maps; the program
-        // changes nflows only atomically.
-        let nflows = unsafe { AtomicU64::from_ptr(&mut bss.nflows) };
-        Ok(Table {
-            mapping,
-            nflows,
-            counters: &maps.counters,
-            drainer: Drainer::new(slots, idle_timeout, now),
-            deltas: Vec::new(),
-            in_flows: (0, 0),
-        })
-    }
-
-    /// Reads the table: the flows that moved are then in [`Self::deltas`].
-    /// Returns how many flows are tracked.
-    pub fn pass(&mut self, now: Instant, last: bool) -> u64 {
-        self.deltas.clear();
-        let active = self.drainer.pass(
-            self.mapping.slots(),
-            self.nflows,
-            now,
-            last,
-            &mut self.deltas,
-        );
-        for d in &self.deltas {
-            self.in_flows.0 += d.packets;
-            self.in_flows.1 += d.bytes;
+impl Emitter {
+    /// `names`: (ifindex, name); `pairs`: the totals to print, in order;
+    /// `start`: when counting started.
+    pub fn new(names: Vec<(u32, Arc<str>)>, pairs: Vec<Pair>, start: Instant) -> Emitter {
+        Emitter {
+            names,
+            pairs,
+            last: start,
         }
-        active
     }
 
-    pub fn deltas(&self) -> &[Delta] {
-        &self.deltas
-    }
-
-    /// The per-CPU category counters, summed: (packets, bytes) per category,
-    /// then at `CAT_TOTAL` every packet so far: those in the flows read so
-    /// far, plus the categories.
-    pub fn counters(&self) -> Result<[(u64, u64); CAT_N + 1], Error> {
-        let cats = read_counters(self.counters)?;
-        let mut all = [self.in_flows; CAT_N + 1];
-        all[..CAT_N].copy_from_slice(&cats);
-        for c in cats {
-            all[CAT_TOTAL].0 += c.0;
-            all[CAT_TOTAL].1 += c.1;
+    fn name(&self, ifindex: u32) -> Arc<str> {
+        match self.names.iter().find(|f| f.0 == ifindex) {
+            Some(f) => f.1.clone(),
+            // Counted under an index it got later (a move to another namespace).
+            None => format!("ifindex {ifindex}").into(),
         }
-        Ok(all)
     }
 
-    /// Sends the flows that moved, then the totals; `last` after detaching.
+    /// Reads the table and sends what moved; `last` after detaching.
     pub fn interval(
         &mut self,
-        iface: &Arc<str>,
+        table: &mut Table,
         out: &mut RecordSender,
         last: bool,
     ) -> Result<(), Error> {
-        let flows = self.pass(Instant::now(), last);
-        self.emit(iface, out, flows)
+        table.pass(Instant::now(), last);
+        self.emit(table, out)
     }
 
     /// Sends the flows the last pass saw move, then the totals.
-    pub fn emit(&self, iface: &Arc<str>, out: &mut RecordSender, flows: u64) -> Result<(), Error> {
+    pub fn emit(&mut self, table: &Table, out: &mut RecordSender) -> Result<(), Error> {
+        let now = Instant::now();
+        let interval_ns = now.saturating_duration_since(self.last).as_nanos() as u64;
+        self.last = now;
         // The categories are read after the flows, so on a busy interface
         // the totals may be a little ahead of the flows, never behind; once
         // it is quiet they are exact.
-        let c = self.counters()?;
+        let counts = table.pair_counters()?;
         let ts = Timestamp::now();
-        for d in &self.deltas {
-            out.send_wait(Record::Flow(drain::flow_record(d, ts, iface)));
+        let mut name = (u32::MAX, self.name(u32::MAX));
+        for d in table.deltas() {
+            if name.0 != d.pair.ifindex {
+                name = (d.pair.ifindex, self.name(d.pair.ifindex));
+            }
+            out.send_wait(Record::Flow(flow_record::flow_record(d, ts, &name.1)));
         }
-        out.send_wait(Record::XdpStats(XdpStatsRecord {
-            timestamp: ts,
-            iface: iface.clone(),
-            packets: c[CAT_TOTAL].0,
-            bytes: c[CAT_TOTAL].1,
-            flows,
-            untracked_packets: c[CAT_UNTRACKED].0,
-            untracked_bytes: c[CAT_UNTRACKED].1,
-            excluded_packets: c[CAT_EXCLUDED].0,
-            excluded_bytes: c[CAT_EXCLUDED].1,
-            non_ip_packets: c[CAT_NON_IP].0,
-            non_ip_bytes: c[CAT_NON_IP].1,
-            malformed_packets: c[CAT_MALFORMED].0,
-            malformed_bytes: c[CAT_MALFORMED].1,
-        }));
+        let others = counts.keys().filter(|p| !self.pairs.contains(p));
+        let all: Vec<Pair> = self.pairs.iter().chain(others).copied().collect();
+        for pair in all {
+            let c = counts.get(&pair).copied().unwrap_or_default();
+            out.send_wait(Record::XdpStats(XdpStatsRecord {
+                timestamp: ts,
+                iface: self.name(pair.ifindex),
+                direction: pair.dir.name(),
+                interval_ns,
+                packets: c[CAT_TOTAL].0,
+                bytes: c[CAT_TOTAL].1,
+                flows: table.flows(pair),
+                untracked_packets: c[CAT_UNTRACKED].0,
+                untracked_bytes: c[CAT_UNTRACKED].1,
+                excluded_packets: c[CAT_EXCLUDED].0,
+                excluded_bytes: c[CAT_EXCLUDED].1,
+                non_ip_packets: c[CAT_NON_IP].0,
+                non_ip_bytes: c[CAT_NON_IP].1,
+                malformed_packets: c[CAT_MALFORMED].0,
+                malformed_bytes: c[CAT_MALFORMED].1,
+            }));
+        }
         out.flush();
         Ok(())
     }
-}
-
-fn read_counters(map: &dyn MapCore) -> Result<[(u64, u64); CAT_N], Error> {
-    // struct xdp_counters: (packets, bytes) per category.
-    let words: [u64; 2 * CAT_N] = crate::kernel::sum_percpu(map, 0)
-        .map_err(|e| Error::Failure(format!("reading the xdp counters: {e}")))?
-        .ok_or_else(|| Error::Failure("reading the xdp counters: no entry".into()))?;
-    Ok(std::array::from_fn(|cat| {
-        (words[2 * cat], words[2 * cat + 1])
-    }))
 }

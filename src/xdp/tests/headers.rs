@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::clock::Timestamp;
 use crate::record::Record;
 use crate::xdp::drain::tests::{fragment_key, key};
-use crate::xdp::drain::{self, Delta};
+use crate::xdp::drain::Delta;
 use crate::xdp::tests::{ip, one_flow, run};
 use crate::xdp::{CAT_MALFORMED, CAT_NON_IP};
 
@@ -133,6 +133,7 @@ fn later_fragments_are_flows_of_their_own_without_ports() {
     ]
     .map(|(key, packets, bytes)| Delta {
         key,
+        pair: d[0].pair,
         packets,
         bytes: bytes as u64,
     });
@@ -141,7 +142,7 @@ fn later_fragments_are_flows_of_their_own_without_ports() {
     // And as records: marked, no ports.
     let iface: Arc<str> = "eth0".into();
     let later = d.iter().find(|x| x.key == fragment_key(v4.0, v4.1, UDP));
-    let r = serde_json::to_value(Record::Flow(drain::flow_record(
+    let r = serde_json::to_value(Record::Flow(crate::xdp::flow_record::flow_record(
         later.unwrap(),
         Timestamp(0),
         &iface,

@@ -38,6 +38,8 @@ pub fn load<'o>(
             excludes,
             // The tests here run `xdp_flows`; tests/xdp.rs runs both.
             flavour: Some(crate::xdp::flavour::Flavour::Atomic),
+            ingress: true,
+            egress: true,
         },
     )
     .map(|(skel, _)| skel)
