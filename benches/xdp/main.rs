@@ -77,6 +77,7 @@ fn run(args: &Args) -> Result<(), Error> {
     }
     if !args.no_per_packet {
         per_packet::run(args)?;
+        per_packet_tc::run(args)?;
         drain::run(args)?;
     }
     if !args.no_veth {

@@ -126,8 +126,6 @@ pub fn run(args: &Args) -> Result<(), Error> {
         }
     }
 
-    crate::per_packet_tc::run(args, &["empty (TC_ACT_UNSPEC)"], &[&base.progs.tc_empty])?;
-
     // Both flavours counted every one of those runs, each frame in its flow.
     let runs = u64::from(args.rounds) * u64::from(args.runs) * u64::from(args.repeat);
     check("ours", &mut ours, runs, frames.len())?;
