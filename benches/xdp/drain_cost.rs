@@ -138,6 +138,16 @@ pub fn run(args: &Args) -> Result<(), Error> {
             }
         }
     }
+    let (mut rl, mut rt, mut rw) = (0, 0, 0.0f64);
+    for m in runs.iter().flatten() {
+        let (n, t, w) = m.reference_late(LATE_MS);
+        (rl, rt, rw) = (rl + n, rt + t, rw.max(w));
+    }
+    println!(
+        "  reference: the bench's own thread sleeping to every 10 ms tick over the same runs \
+         woke > {LATE_MS} ms late {rl} / {rt} times (worst {rw:.1} ms): the lateness this \
+         machine imposes on any thread, whatever it does"
+    );
     println!(
         "  budget: every interval on time (each covers at most --interval + {LATE_MS} ms, and \
          >= 95 of 100 xdp_stats/s arrive in the window), every run, both sizes: {}{worst_note}",

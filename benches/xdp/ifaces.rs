@@ -130,6 +130,15 @@ pub fn run(args: &Args) -> Result<(), Error> {
             bad.map_or("exact".into(), |(_, w)| format!("MISMATCH: {w}"))
         );
     }
+    let (mut rl, mut rt) = (0, 0);
+    for m in runs.iter().flatten() {
+        let (n, t, _) = m.reference_late(LATE_MS);
+        (rl, rt) = (rl + n, rt + t);
+    }
+    println!(
+        "  reference: a 10 ms sleeper in the bench woke > {LATE_MS} ms late {rl} / {rt} times \
+         over the same runs"
+    );
     println!(
         "  (CPU and peak RSS are summed over the processes; kernel maps = the memlock the \
          kernel charges for every BPF map the processes hold, /proc/PID/fdinfo; table = the \

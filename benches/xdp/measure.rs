@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -44,9 +46,21 @@ pub struct Measured {
     pub outputs: Vec<Output>,
     /// (flow, datagrams sent, egress?)
     pub sent: Vec<((SocketAddr, SocketAddr), u64, bool)>,
+    /// How late each wake-up of the bench's own 10 ms reference loop was
+    /// (ns), over the same run: the lateness the machine imposes on any
+    /// thread that sleeps to a tick.
+    pub reference_late_ns: Vec<i64>,
 }
 
 impl Measured {
+    /// The reference loop's wake-ups more than `ms` late, and the worst (ms).
+    pub fn reference_late(&self, ms: i64) -> (usize, usize, f64) {
+        let r = &self.reference_late_ns;
+        let n = r.iter().filter(|&&l| l > ms * 1_000_000).count();
+        let worst = r.iter().copied().max().unwrap_or(0) as f64 / 1e6;
+        (n, r.len(), worst)
+    }
+
     pub fn cpu_share(&self) -> f64 {
         self.cpu.as_secs_f64() / self.window.as_secs_f64()
     }
@@ -195,9 +209,46 @@ fn sleep(d: Duration) -> Result<(), Error> {
     Ok(())
 }
 
+/// A thread that sleeps to every 10 ms tick (absolute deadlines, as a timer
+/// would) and records how late it woke each time; a tick missed altogether
+/// counts once, as late as the wake-up that followed.
+struct Reference {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<Vec<i64>>,
+}
+
+impl Reference {
+    fn start(tick: Duration) -> Reference {
+        let stop = Arc::new(AtomicBool::new(false));
+        let halt = stop.clone();
+        let thread = thread::spawn(move || {
+            let mut late = Vec::new();
+            let mut next = Instant::now() + tick;
+            while !halt.load(Ordering::Relaxed) {
+                if let Some(d) = next.checked_duration_since(Instant::now()) {
+                    thread::sleep(d);
+                }
+                let now = Instant::now();
+                late.push((now - next).as_nanos() as i64);
+                while next <= now {
+                    next += tick;
+                }
+            }
+            late
+        });
+        Reference { stop, thread }
+    }
+
+    fn stop(self) -> Vec<i64> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
 /// Runs `plan` on `lab` once.
 pub fn run(lab: &Lab, plan: &Plan) -> Result<Measured, Error> {
     let _receivers = lab.receivers()?;
+    let reference = Reference::start(Duration::from_millis(10));
     let tools = plan
         .procs
         .iter()
@@ -240,6 +291,7 @@ pub fn run(lab: &Lab, plan: &Plan) -> Result<Measured, Error> {
         .into_iter()
         .map(Tool::stop)
         .collect::<Result<Vec<_>, _>>()?;
+    let reference_late_ns = reference.stop();
     Ok(Measured {
         cpu: c1 - c0,
         window: t1 - t0,
@@ -250,5 +302,6 @@ pub fn run(lab: &Lab, plan: &Plan) -> Result<Measured, Error> {
         table,
         outputs,
         sent,
+        reference_late_ns,
     })
 }
