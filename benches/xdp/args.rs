@@ -7,7 +7,8 @@ use ebpf_jsonl::cli::{parse_count, parse_duration};
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "Measures the XDP program per packet and on a veth path against baselines, and the table drain"
+    about = "Measures the XDP and egress programs per packet and on a veth path against \
+             baselines, the table drain, and the real binary's drain cost and many interfaces"
 )]
 pub struct Args {
     /// BPF_PROG_TEST_RUN repetitions per measurement (at least 1,000,000)

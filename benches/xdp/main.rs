@@ -1,7 +1,8 @@
 //! What the xdp program costs, side by side in one run with an empty XDP_PASS
 //! program and the seed tutorial's design (the testkit's baseline):
 //! - per packet through BPF_PROG_TEST_RUN, on a 64-byte TCP/IPv4, UDP/IPv6 and
-//!   ICMP echo (IPv4) frame (per_packet.rs);
+//!   ICMP echo (IPv4) frame, with a budget per round (per_packet.rs); the
+//!   egress (TC) programs against an empty SCHED_CLS one (per_packet_tc.rs);
 //! - on a real path: packets per second received through a veth pair between
 //!   two namespaces it creates, flooded from the peer, native and generic
 //!   (veth.rs);
