@@ -393,7 +393,7 @@ pub fn run(args: &CheckArgs) -> Result<bool, Error> {
         "failed_hooks": failed_hooks.iter().map(|(t, p)| (t.name().to_string(), to_value(p)))
             .collect::<serde_json::Map<_, _>>(),
         "exec": {"hook": exec_hook, "failed_hook": failed_hook, "failed_argv_reader": cfg.argv_reader.name(), "can_run": exec.can_run, "reason": exec.reason, "fix": exec.fix},
-        "xdp": xdp,
+        "xdp": {"can_run": xdp.can_run, "reason": xdp.reason, "fix": xdp.fix, "egress_hook": crate::xdp::egress::detect().name()},
     });
     crate::output::print_json(&report)?;
     Ok(ok)

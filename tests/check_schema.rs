@@ -31,6 +31,8 @@ fn check_reports_what_this_host_allows() {
     assert_eq!(v["exec"]["can_run"], true);
     assert_eq!(v["exec"]["hook"], "tp_btf");
     assert_eq!(v["xdp"]["can_run"], true);
+    // The egress hook `xdp --direction egress` would use: 6.18 has TCX (6.6+).
+    assert_eq!(v["xdp"]["egress_hook"], "tcx");
     // Those verdicts come from exec's and xdp's real programs, loaded and
     // attached: exec's in both flavours, every program it may load.
     for flavour in ["tp_btf", "raw_tp"] {

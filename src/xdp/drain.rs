@@ -15,7 +15,6 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -29,6 +28,7 @@ pub const GRACE: Duration = Duration::from_secs(1);
 /// What we know of a slot we track.
 #[derive(Clone, Copy)]
 struct Seen {
+    slot: u32,
     packets: u64,
     bytes: u64,
     /// ACTIVE: when it last moved; RETIRED: when we retired it (ms from `start`).
@@ -37,8 +37,9 @@ struct Seen {
     tag: Tag,
 }
 
-/// Userspace memory per tracked slot (the drain bench reports memory).
-pub const SEEN_BYTES: usize = size_of::<(u32, Seen)>();
+/// Userspace memory per tracked slot (the drain bench reports memory); and
+/// a bit per slot of the table.
+pub const SEEN_BYTES: usize = size_of::<Seen>();
 
 /// A flow's counts within one interval.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,27 +52,6 @@ pub struct Delta {
 
 /// A flow: its key, interface and direction (its slots on several CPUs are one).
 type FlowId = ([u64; 5], Pair);
-
-/// Slot indexes are spread by the program's hash already; one multiply puts
-/// their bits where the hash table looks (the top ones).
-#[derive(Default)]
-pub struct SlotHasher(u64);
-
-impl Hasher for SlotHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
 
 /// The flows tracked now: ACTIVE slots per flow, distinct flows per pair.
 #[derive(Default)]
@@ -127,7 +107,9 @@ impl Out<'_> {
 pub struct Drainer {
     start: Instant,
     idle_timeout: Duration,
-    seen: HashMap<u32, Seen, BuildHasherDefault<SlotHasher>>,
+    /// The slots we track, and a bit per slot of the table saying which.
+    seen: Vec<Seen>,
+    member: Vec<u64>,
     tracked: Tracked,
     /// Claimed slots whose tag was not yet published.
     pending: Vec<u32>,
@@ -142,7 +124,8 @@ impl Drainer {
         Drainer {
             start,
             idle_timeout,
-            seen: HashMap::default(),
+            seen: Vec::new(),
+            member: Vec::new(),
             tracked: Tracked::default(),
             pending: Vec::new(),
             cand: Vec::new(),
@@ -175,6 +158,7 @@ impl Drainer {
         out: &mut Vec<Delta>,
     ) {
         let now = now.saturating_duration_since(self.start).as_millis() as u64;
+        self.member.resize(slots.len().div_ceil(64), 0);
         // New claims, and those not yet published last time.
         let mut cand = std::mem::take(&mut self.cand);
         cand.clear();
@@ -190,19 +174,21 @@ impl Drainer {
                 continue;
             };
             let tag = slot.tag();
-            if self.seen.contains_key(&i) {
+            let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
+            if self.member[w] & bit != 0 {
                 continue;
             }
             match tag.state() {
                 SLOT_ACTIVE => {
                     self.tracked.add((slot.key(), tag.pair()));
-                    let s = Seen {
+                    self.member[w] |= bit;
+                    self.seen.push(Seen {
+                        slot: i,
                         packets: 0,
                         bytes: 0,
                         since: now,
                         tag,
-                    };
-                    self.seen.insert(i, s);
+                    });
                 }
                 // Its bit came before its tag (a weakly ordered CPU): next time.
                 SLOT_CLAIMING if !last => self.pending.push(i),
@@ -217,9 +203,9 @@ impl Drainer {
         };
         let idle_ms = self.idle_timeout.as_millis() as u64;
         let grace_ms = GRACE.as_millis() as u64;
-        let tracked = &mut self.tracked;
-        self.seen.retain(|&i, seen| {
-            let slot = &slots[i as usize];
+        let (tracked, member) = (&mut self.tracked, &mut self.member);
+        self.seen.retain_mut(|seen| {
+            let slot = &slots[seen.slot as usize];
             let (packets, bytes) = slot.counts();
             if packets != seen.packets || bytes != seen.bytes {
                 o.push(Delta {
@@ -271,6 +257,7 @@ impl Drainer {
             // Release: the zeros before FREE, for the program's claim.
             slot.state.store(SLOT_FREE, Ordering::Release);
             nflows.fetch_sub(1, Ordering::AcqRel);
+            member[seen.slot as usize / 64] &= !(1u64 << (seen.slot % 64));
             false
         });
         self.read_last = self.seen.len() + new;

@@ -109,7 +109,7 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
                 "ebpf-jsonl: xdp: egress: attached to {} (ifindex {}) with {}",
                 f.name,
                 f.ifindex,
-                link.kind()
+                link.describe()
             );
             if let Some(note) = link.note() {
                 eprintln!("ebpf-jsonl: xdp: {note}");
