@@ -44,8 +44,22 @@ pub fn load_baseline(obj: &mut MaybeUninit<OpenObject>) -> Result<BenchXdpSkel<'
         .map_err(|e| kernel::bpf_error("loading the baseline programs", &e))
 }
 
-/// `repeat` runs of `prog` on `frame`: the kernel's total duration.
+/// `repeat` runs of the XDP program `prog` on `frame`: the kernel's total
+/// duration.
 pub fn run_once(prog: &ProgramMut, frame: &[u8], repeat: u32) -> Result<Duration, Error> {
+    let pass = libbpf_rs::libbpf_sys::XDP_PASS as i32;
+    run_expecting(prog, frame, repeat, pass, "XDP_PASS")
+}
+
+/// `repeat` runs of `prog` on `frame` (an skb's data for a SCHED_CLS
+/// program), which must return `expect` (named `what`).
+pub fn run_expecting(
+    prog: &ProgramMut,
+    frame: &[u8],
+    repeat: u32,
+    expect: i32,
+    what: &str,
+) -> Result<Duration, Error> {
     let out = prog
         .test_run(ProgramInput {
             data_in: Some(frame),
@@ -53,10 +67,10 @@ pub fn run_once(prog: &ProgramMut, frame: &[u8], repeat: u32) -> Result<Duration
             ..Default::default()
         })
         .map_err(|e| Error::Kernel(format!("BPF_PROG_TEST_RUN: {e}")))?;
-    if out.return_value != 2 {
+    if out.return_value as i32 != expect {
         return Err(Error::Failure(format!(
-            "the program returned {} instead of XDP_PASS",
-            out.return_value
+            "the program returned {} instead of {what}",
+            out.return_value as i32
         )));
     }
     Ok(out.duration)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Baselines for the xdp bench (benches/xdp; through BPF_PROG_TEST_RUN, and
- * attached to the benchmark's own veth pair): an empty program, and the seed
+ * attached to the benchmark's own veth pair): an empty XDP program, an empty
+ * TC (SCHED_CLS) program to measure the egress program against, and the seed
  * tutorial's packet counter as written there: an LRU hash keyed by source
  * IPv4, source port and destination port (a u64), TCP only; lookup, then
  * update or atomic add. Sized like our table. It parses UDP over IPv4 too but
@@ -12,6 +13,9 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define ETH_P_IP 0x0800
+/* linux/pkt_cls.h (a macro, so not in vmlinux.h): "no verdict", as the
+ * egress program returns (TCX_NEXT for a TCX link). */
+#define TC_ACT_UNSPEC (-1)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -24,6 +28,12 @@ SEC("xdp")
 int xdp_empty(struct xdp_md *ctx)
 {
 	return XDP_PASS;
+}
+
+SEC("tc")
+int tc_empty(struct __sk_buff *skb)
+{
+	return TC_ACT_UNSPEC;
 }
 
 static __always_inline int seed_parse(struct xdp_md *ctx, __u64 *meta)

@@ -1,5 +1,6 @@
-//! The benches' baseline XDP programs (bpf/bench_xdp.bpf.c): `xdp_empty`
-//! (XDP_PASS) and `xdp_seed` (the seed tutorial's LRU-hash counter), as a
+//! The benches' baseline programs (bpf/bench_xdp.bpf.c): `xdp_empty`
+//! (XDP_PASS), `tc_empty` (a SCHED_CLS program returning TC_ACT_UNSPEC, for
+//! the egress program) and `xdp_seed` (the seed tutorial's LRU-hash counter), as a
 //! libbpf-rs skeleton (generated code, so lints are off); and in [`refused`],
 //! bpf/refused.bpf.c's `refused_xdp`, which every verifier refuses (for tests
 //! of how a refusal is reported).
