@@ -254,8 +254,8 @@ fn our_clsact_filter_removed_by_someone_else_ends_the_run() {
     assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
     let error: Vec<&str> = out.stderr.lines().filter(|l| l.contains("error")).collect();
     assert!(
-        error.len() == 1 && error[0].contains(ifc),
-        "one error naming {ifc}: {}",
+        error.len() == 1 && error[0].contains(ifc) && error[0].contains("`tc filter del`"),
+        "one error naming {ifc} and how a filter goes: {}",
         out.stderr
     );
     let last = assert_conserved_per(&out.records, &[(ifc, "ingress"), (ifc, "egress")]);

@@ -214,17 +214,28 @@ pub const GENERIC_NOTE: &str = "ebpf-jsonl: xdp: note: generic mode sees packets
 /// move to another namespace keep the programs attached, and counting.)
 fn still_attached(h: &Attached, ifaces: &[Iface]) -> Result<(), Error> {
     let Iface { name, ifindex } = &ifaces[h.iface];
-    let (attached, what) = match &h.hook {
-        Hook::Xdp(l) => (l.attached_ifindex()?.is_some(), "XDP program"),
-        Hook::Egress(l) => (l.still_attached()?, "egress program"),
+    let (attached, what, how) = match &h.hook {
+        Hook::Xdp(l) => (
+            l.attached_ifindex()?.is_some(),
+            "XDP program",
+            "`bpftool link detach`",
+        ),
+        Hook::Egress(l) if l.kind() == "clsact" => {
+            (l.still_attached()?, "egress filter", "`tc filter del`")
+        }
+        Hook::Egress(l) => (
+            l.still_attached()?,
+            "egress program",
+            "`bpftool link detach`",
+        ),
     };
     if attached {
         return Ok(());
     }
     Err(Error::Failure(if attach::ifindex_exists(*ifindex) {
         format!(
-            "the {what} on {name} was detached by someone else (e.g. `bpftool link \
-             detach`); the last xdp_stats above are final; run again to count again"
+            "the {what} on {name} was detached by someone else (e.g. {how}); the last \
+             xdp_stats above are final; run again to count again"
         )
     } else {
         format!(
