@@ -88,13 +88,18 @@ impl Measured {
         (m, lo)
     }
 
-    /// The length of every interval, ns, per stream: `interval_ns` where the
-    /// records carry it (issue 13), else the deltas of their timestamps;
-    /// and which of the two it is.
+    /// The length of every scheduled interval, ns, per stream:
+    /// `interval_ns` where the records carry it (issue 13), else the deltas
+    /// of their timestamps; and which of the two it is. The final interval,
+    /// printed on exit (SIGINT), is left out: it is not scheduled, and it
+    /// covers the detaching (an RCU grace period or more) as well.
     pub fn intervals(&self) -> (Vec<i64>, &'static str) {
         let mut by: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
         for (_, v) in self.stats() {
             by.entry(stream(v)).or_default().push(v);
+        }
+        for recs in by.values_mut() {
+            recs.pop();
         }
         let has = self.stats().any(|(_, v)| v.get("interval_ns").is_some());
         let mut out = Vec::new();
@@ -117,6 +122,17 @@ impl Measured {
                 "timestamp deltas"
             },
         )
+    }
+
+    /// Each stream's first interval (attach → first pass), ns.
+    pub fn first_intervals(&self) -> Vec<i64> {
+        let mut first: BTreeMap<String, i64> = BTreeMap::new();
+        for (_, v) in self.stats() {
+            if let Some(ns) = v["interval_ns"].as_i64() {
+                first.entry(stream(v)).or_insert(ns);
+            }
+        }
+        first.into_values().collect()
     }
 
     /// Every flow counted exactly as sent, and conservation per stream
