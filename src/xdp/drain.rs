@@ -58,20 +58,27 @@ type FlowId = ([u64; 5], Pair);
 struct Tracked {
     slots: HashMap<FlowId, u32>,
     per_pair: HashMap<Pair, u64>,
+    /// Flows with slots on more than one CPU now.
+    multi: usize,
 }
 
 impl Tracked {
     fn add(&mut self, id: FlowId) {
         let n = self.slots.entry(id).or_insert(0);
         *n += 1;
-        if *n == 1 {
-            *self.per_pair.entry(id.1).or_insert(0) += 1;
+        match *n {
+            1 => *self.per_pair.entry(id.1).or_insert(0) += 1,
+            2 => self.multi += 1,
+            _ => {}
         }
     }
 
     fn remove(&mut self, id: FlowId) {
         if let Entry::Occupied(mut e) = self.slots.entry(id) {
             *e.get_mut() -= 1;
+            if *e.get() == 1 {
+                self.multi -= 1;
+            }
             if *e.get() == 0 {
                 e.remove();
                 if let Some(n) = self.per_pair.get_mut(&id.1) {
@@ -82,14 +89,20 @@ impl Tracked {
     }
 }
 
-/// This pass's deltas, one per flow: a flow's slots on several CPUs add up.
+/// This pass's deltas, one per flow: a flow's slots on several CPUs add up
+/// (when no flow has several, each delta is its flow's, and no lookup is made).
 struct Out<'a> {
     out: &'a mut Vec<Delta>,
     index: &'a mut HashMap<FlowId, usize>,
+    merge: bool,
 }
 
 impl Out<'_> {
     fn push(&mut self, d: Delta) {
+        if !self.merge {
+            self.out.push(d);
+            return;
+        }
         match self.index.entry((d.key, d.pair)) {
             Entry::Occupied(e) => {
                 let o = &mut self.out[*e.get()];
@@ -200,6 +213,7 @@ impl Drainer {
         let mut o = Out {
             out,
             index: &mut self.index,
+            merge: self.tracked.multi > 0,
         };
         let idle_ms = self.idle_timeout.as_millis() as u64;
         let grace_ms = GRACE.as_millis() as u64;
