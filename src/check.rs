@@ -222,7 +222,7 @@ fn xdp_program(iface: Option<&str>) -> (Program, Option<serde_json::Value>) {
             return (p, modes);
         }
     };
-    let prog = flavour.prog(&skel);
+    let prog = flavour.prog(&skel.progs);
     let attach = |iface: &str, mode: XdpMode| {
         let r = crate::xdp::attach::ifindex(iface)
             .and_then(|ifindex| crate::xdp::attach::attach(prog, iface, ifindex, mode));

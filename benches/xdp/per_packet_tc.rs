@@ -41,8 +41,8 @@ pub fn run(args: &Args) -> Result<(), Error> {
     let names = ["empty", "ours (tc_flows)", "compat (tc_flows_compat)"];
     let progs: [&ProgramMut; 3] = [
         empty,
-        Flavour::Atomic.tc_prog(&ours),
-        Flavour::Compat.tc_prog(&compat),
+        Flavour::Atomic.tc_prog(&ours.progs),
+        Flavour::Compat.tc_prog(&compat.progs),
     ];
     println!(
         "egress per packet (informational, no budget): BPF_PROG_TEST_RUN of the SCHED_CLS \

@@ -82,7 +82,7 @@ pub fn exclude_key(c: &Cidr) -> exclude_key {
 unsafe impl plain::Plain for exclude_key {}
 
 /// Opens, configures and loads the program of the flavour this kernel takes
-/// (or the configured one), not attached; its program is `flavour.prog(&skel)`.
+/// (or the configured one), not attached; its program is `flavour.prog(&skel.progs)`.
 pub fn load<'obj>(
     obj: &'obj mut MaybeUninit<OpenObject>,
     cfg: &Config,

@@ -11,7 +11,7 @@ use libbpf_rs::ProgramMut;
 
 pub use crate::cli::XdpFlavour as Flavour;
 
-use super::skel::{OpenXdpSkel, XdpSkel};
+use super::skel::{OpenXdpSkel, XdpProgs};
 use crate::error::Error;
 
 impl Flavour {
@@ -22,19 +22,19 @@ impl Flavour {
         }
     }
 
-    /// Its XDP (ingress) program in a skeleton loaded for it.
-    pub fn prog<'a, 'obj>(self, skel: &'a XdpSkel<'obj>) -> &'a ProgramMut<'obj> {
+    /// Its XDP (ingress) program in a skeleton loaded for it (`&skel.progs`).
+    pub fn prog<'a, 'obj>(self, progs: &'a XdpProgs<'obj>) -> &'a ProgramMut<'obj> {
         match self {
-            Flavour::Atomic => &skel.progs.xdp_flows,
-            Flavour::Compat => &skel.progs.xdp_flows_compat,
+            Flavour::Atomic => &progs.xdp_flows,
+            Flavour::Compat => &progs.xdp_flows_compat,
         }
     }
 
-    /// Its TC (egress) program in a skeleton loaded for it.
-    pub fn tc_prog<'a, 'obj>(self, skel: &'a XdpSkel<'obj>) -> &'a ProgramMut<'obj> {
+    /// Its TC (egress) program in a skeleton loaded for it (`&skel.progs`).
+    pub fn tc_prog<'a, 'obj>(self, progs: &'a XdpProgs<'obj>) -> &'a ProgramMut<'obj> {
         match self {
-            Flavour::Atomic => &skel.progs.tc_flows,
-            Flavour::Compat => &skel.progs.tc_flows_compat,
+            Flavour::Atomic => &progs.tc_flows,
+            Flavour::Compat => &progs.tc_flows_compat,
         }
     }
 

@@ -78,12 +78,14 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
             egress,
         },
     )?;
+    // The table is mapped before the first attach: counting starts with it.
+    let mut table = Table::new(&mut skel.maps, args.idle_timeout, Instant::now())?;
     // Every hook, before counting starts; a failure drops (detaches) the ones before.
     let mut hooks = Vec::new();
     let mut generic = false;
     for (i, f) in ifaces.iter().enumerate() {
         if ingress {
-            let link = link::attach(flavour.prog(&skel), &f.name, f.ifindex, args.mode)?;
+            let link = link::attach(flavour.prog(&skel.progs), &f.name, f.ifindex, args.mode)?;
             eprintln!(
                 "ebpf-jsonl: xdp: attached to {} (ifindex {}) in {} mode",
                 f.name,
@@ -103,7 +105,7 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
             });
         }
         if egress {
-            let prog = flavour.tc_prog(&skel).as_fd();
+            let prog = flavour.tc_prog(&skel.progs).as_fd();
             let link = EgressLink::attach(prog, &f.name, f.ifindex, args.egress_hook)?;
             eprintln!(
                 "ebpf-jsonl: xdp: egress: attached to {} (ifindex {}) with {}",
@@ -138,9 +140,8 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
     let budget = interval_budget(args.max_flows, pairs.len());
     let (mut out, rx) = pipeline::channel_with_budget(budget);
     let writer = output::spawn_writer(rx, dest);
-    let start = Instant::now();
-    let mut table = Table::new(&mut skel.maps, args.idle_timeout, start)?;
     table.register(&pairs)?;
+    let start = Instant::now();
     let names = ifaces.iter().map(|f| (f.ifindex, f.name.clone())).collect();
     let mut emitter = Emitter::new(names, pairs, start);
     let deadline = args.common.duration.map(|d| start + d);
