@@ -12,7 +12,7 @@ use ebpf_jsonl::cli::{parse_count, parse_duration};
 )]
 pub struct Args {
     /// BPF_PROG_TEST_RUN repetitions per measurement (at least 1,000,000)
-    #[arg(long, value_name = "N", default_value_t = 2_000_000,
+    #[arg(long, value_name = "N", default_value_t = 1_000_000,
           value_parser = |s: &str| parse_count(s, 1_000_000, u32::MAX))]
     pub repeat: u32,
 
@@ -23,7 +23,7 @@ pub struct Args {
     pub rounds: u32,
 
     /// Interleaved runs of each program within a per-packet round
-    #[arg(long, value_name = "N", default_value_t = 5,
+    #[arg(long, value_name = "N", default_value_t = 9,
           value_parser = |s: &str| parse_count(s, 1, 101))]
     pub runs: u32,
 
