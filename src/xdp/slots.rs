@@ -1,4 +1,4 @@
-//! The flow table and its dirty bitmap as shared memory: the slot layout
+//! The flow table and its claim bitmap as shared memory: the slot layout
 //! (struct flow_slot in bpf/xdp.h), its tag word, and the mappings.
 //!
 //! Ordering (it matters on arm64, where loads and stores to different words
@@ -167,7 +167,7 @@ impl Mapping {
         }
     }
 
-    /// The dirty bitmap's words.
+    /// The claim bitmap's words.
     pub fn words(&self) -> &[AtomicU64] {
         // SAFETY: as above; AtomicU64 has u64's layout.
         unsafe { std::slice::from_raw_parts(self.ptr as *const AtomicU64, self.bytes / 8) }
