@@ -10,21 +10,19 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::{CheckArgs, XdpMode};
+use crate::cli::CheckArgs;
 use crate::error::Error;
 use crate::exec::attach as exec;
 use crate::exec::failed_hook::Tier;
 use crate::kernel::{self, Caps, Need};
 
+mod program;
+mod xdp_probe;
+use program::{Probe, Program};
+use xdp_probe::xdp_program;
+
 bpf_skel!(skel, "probe.skel.rs");
 use skel::ProbeSkelBuilder;
-
-#[derive(Debug, Default, Serialize)]
-struct Probe {
-    loads: bool,
-    attaches: bool,
-    error: Option<String>,
-}
 
 /// Loads only `prog` (a program name in probe.bpf.c) and attaches it.
 fn probe(prog: &str, attach: bool) -> Probe {
@@ -85,46 +83,6 @@ fn probe(prog: &str, attach: bool) -> Probe {
             attaches: false,
             error: Some("program not found".into()),
         },
-    }
-}
-
-/// A real program (exec's in one flavour, or xdp's) loaded and attached.
-#[derive(Clone, Debug, Default, Serialize)]
-struct Program {
-    loads: bool,
-    attaches: bool,
-    /// The hooks attached (exec), e.g. "tp_btf/sched_process_exec".
-    hooks: Vec<String>,
-    error: Option<String>,
-    /// What a refused program needs (feature and kernel version), if known.
-    needs: Option<&'static str>,
-    /// xdp: the program flavour this kernel takes ("atomic", or "compat"
-    /// before 5.12), the one `xdp` would load.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    flavour: Option<&'static str>,
-}
-
-impl Program {
-    fn failed(e: &Error) -> Self {
-        let refusal = kernel::last_refusal();
-        let msg = e.to_string();
-        Program {
-            // exec's attach errors are "attaching SECTION: ..."
-            loads: refusal.is_none() && msg.starts_with("attaching "),
-            attaches: false,
-            hooks: Vec::new(),
-            needs: refusal.and_then(|r| r.needs),
-            error: Some(msg),
-            flavour: None,
-        }
-    }
-
-    fn hook(&self) -> Probe {
-        Probe {
-            loads: self.loads,
-            attaches: self.attaches,
-            error: self.error.clone(),
-        }
     }
 }
 
@@ -193,72 +151,6 @@ fn failed_tiers(
             (tier, p)
         })
         .collect()
-}
-
-/// Loads the xdp program (with an exclude list, its largest shape) through
-/// xdp's own loading path; with `iface`, attaches it there in native and in
-/// generic mode, each detached at once.
-fn xdp_program(iface: Option<&str>) -> (Program, Option<serde_json::Value>) {
-    let mut obj = MaybeUninit::uninit();
-    let excludes = [crate::cli::Cidr {
-        addr: std::net::Ipv4Addr::new(192, 0, 2, 0).into(),
-        prefix: 24,
-    }];
-    let cfg = crate::xdp::attach::Config {
-        max_flows: 65536,
-        excludes: &excludes,
-        flavour: None,
-        ingress: true,
-        egress: true,
-    };
-    let (skel, flavour) = match crate::xdp::attach::load(&mut obj, &cfg) {
-        Ok(s) => s,
-        Err(e) => {
-            let p = Program::failed(&e);
-            let modes = iface.map(|i| {
-                let no = || p.hook();
-                json!({"iface": i, "native": no(), "generic": no()})
-            });
-            return (p, modes);
-        }
-    };
-    let prog = flavour.prog(&skel.progs);
-    let attach = |iface: &str, mode: XdpMode| {
-        let r = crate::xdp::attach::ifindex(iface)
-            .and_then(|ifindex| crate::xdp::attach::attach(prog, iface, ifindex, mode));
-        match r {
-            Ok(link) => {
-                link.detach();
-                Probe {
-                    loads: true,
-                    attaches: true,
-                    error: None,
-                }
-            }
-            Err(e) => Probe {
-                loads: true,
-                attaches: false,
-                error: Some(e.to_string()),
-            },
-        }
-    };
-    let modes = iface.map(|i| {
-        json!({
-            "iface": i,
-            "native": attach(i, XdpMode::Native),
-            "generic": attach(i, XdpMode::Generic),
-        })
-    });
-    let p = Program {
-        loads: true,
-        // attached where --iface asks, as before
-        attaches: modes
-            .as_ref()
-            .is_none_or(|v| v["native"]["attaches"] == true || v["generic"]["attaches"] == true),
-        flavour: Some(flavour.name()),
-        ..Default::default()
-    };
-    (p, modes)
 }
 
 fn tracefs_mounted() -> bool {

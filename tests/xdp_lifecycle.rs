@@ -289,16 +289,24 @@ fn check_tries_xdp_on_an_interface_and_leaves_it_clean() {
     // veth takes both native and generic XDP.
     assert_eq!(v["xdp_attach"]["generic"]["attaches"], true, "{v:#}");
     assert_eq!(v["xdp_attach"]["native"]["attaches"], true, "{v:#}");
+    // And the egress program, through the hook `xdp --direction egress` takes here.
+    assert_eq!(v["xdp_attach"]["egress"]["attaches"], true, "{v:#}");
+    assert_eq!(
+        v["xdp_attach"]["egress"]["hook"], v["xdp"]["egress_hook"],
+        "{v:#}"
+    );
     assert_eq!(v["xdp"]["can_run"], true);
     assert!(!pair.has_xdp(), "check detaches what it tried");
+    let tcx = net::attached::tcx_egress_progs(&pair.ns_a, &pair.if_a);
+    assert!(tcx.is_empty(), "and its egress program: {tcx:?}");
 
     // An interface that is not there: xdp cannot run, and check says so.
     let (st, out, _) = net::run_tool(Some(&pair.ns_a), &["check", "--iface", "nosuchif0"]);
     assert_eq!(st.code(), Some(1));
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["xdp"]["can_run"], false);
-    assert!(v["xdp_attach"]["native"]["error"]
-        .as_str()
-        .unwrap()
-        .contains("nosuchif0"));
+    for hook in ["native", "egress"] {
+        let e = v["xdp_attach"][hook]["error"].as_str().unwrap_or_default();
+        assert!(e.contains("nosuchif0"), "{hook}: {v:#}");
+    }
 }
