@@ -134,13 +134,13 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
             dir: h.dir(),
         })
         .collect();
+    table.register(&pairs)?;
 
     // Room for a whole interval of the table, so a snapshot is queued at once
     // and printed whole.
     let budget = interval_budget(args.max_flows, pairs.len());
     let (mut out, rx) = pipeline::channel_with_budget(budget);
     let writer = output::spawn_writer(rx, dest);
-    table.register(&pairs)?;
     let start = Instant::now();
     let names = ifaces.iter().map(|f| (f.ifindex, f.name.clone())).collect();
     let mut emitter = Emitter::new(names, pairs, start);
