@@ -59,7 +59,8 @@ fn has_tcx() -> bool {
         })
 }
 
-/// An attached egress program; dropping it detaches it (every exit path).
+/// An attached egress program; dropping it detaches it (every exit path:
+/// tcx::Link and clsact::Filter each detach in their own Drop).
 pub struct EgressLink {
     iface: String,
     how: How,
@@ -178,15 +179,6 @@ impl EgressLink {
     /// Detaches now (Drop would too): packets are no longer seen once this returns.
     pub fn detach(self) {
         drop(self);
-    }
-}
-
-impl Drop for EgressLink {
-    fn drop(&mut self) {
-        if let How::Clsact(f, _) = &mut self.how {
-            f.remove();
-        }
-        // A TCX link detaches in its own Drop.
     }
 }
 
