@@ -41,9 +41,10 @@ pub enum Command {
         sudo ebpf-jsonl exec --pid $$ --exits   # this shell and what it starts")]
     Exec(ExecArgs),
 
-    /// Per-flow packet and byte counts of what arrives on a network interface (XDP)
+    /// Per-flow packet and byte counts of what arrives (XDP) and leaves (TC) network interfaces
     #[command(after_help = "Examples:\n  \
         sudo ebpf-jsonl xdp eth0 > counts.jsonl\n  \
+        sudo ebpf-jsonl xdp eth0 eth1 --direction both --interval 10s\n  \
         sudo ebpf-jsonl xdp eth0 --interval 10s --exclude 10.0.0.0/8 --exclude fd00::/8\n  \
         jq -s 'map(select(.type==\"flow\")) | group_by(.src_ip) | map({ip: .[0].src_ip, bytes: (map(.bytes)|add)})' counts.jsonl")]
     Xdp(XdpArgs),

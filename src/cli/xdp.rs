@@ -24,8 +24,9 @@ pub struct XdpArgs {
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub interval: Duration,
 
-    /// Flow table capacity (256 bytes of kernel memory per flow); packets of
-    /// flows that don't fit are counted as untracked
+    /// Flow table capacity, for all interfaces and directions (256 bytes of
+    /// kernel memory per flow; a flow counted on several CPUs takes one per
+    /// CPU); packets of flows that don't fit are counted as untracked
     #[arg(long, value_name = "N", default_value_t = 65536,
           value_parser = |s: &str| parse_count(s, 1, 1_048_576))]
     pub max_flows: u32,
