@@ -86,11 +86,6 @@ impl Tag {
             dir: Direction::from_code(self.0 >> DIR_SHIFT & 0xff),
         }
     }
-
-    /// ACTIVE or RETIRED: a slot whose key and counts are a flow's.
-    pub fn holds_flow(self) -> bool {
-        matches!(self.state(), SLOT_ACTIVE | SLOT_RETIRED)
-    }
 }
 
 /// `struct flow_slot` as shared memory: every field is written by the kernel
