@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ebpf-jsonl's one entry point for people and CI (run as root on Debian 12 or Ubuntu 22.04+):
 #   ./dev.sh run exec [FLAGS]   install what is missing, build (release), run ebpf-jsonl
-#   ./dev.sh test               install what is missing, then fmt, clippy, the whole test suite
-#                               and the kernel matrix (what CI runs)
+#   ./dev.sh test               install what is missing, then fmt, clippy, the portable build,
+#                               the whole test suite and the kernel matrix (what CI runs)
 #   ./dev.sh bench [ARGS]       install what is missing, then benches/ (exec_storm, xdp, writer, syscalls)
 #                               (ARGS go to the exec storm: --seconds N --rounds N)
 #   ./dev.sh deps               only install what is missing
@@ -11,6 +11,9 @@
 #                               trixie 6.12, sid; opt-in: arm64, trixie's arm64 kernel with the
 #                               arm64 build) and run a smoke subset of ebpf-jsonl in each
 #                               (./dev.sh test runs the four x86 ones; README "Kernels")
+#   ./dev.sh build-portable     the binary for any x86_64 distro: target/portable/ebpf-jsonl, glibc 2.28
+#                               or newer (Debian 11, Ubuntu 20.04, RHEL 8), libelf and zlib linked in
+#                               (cargo-zigbuild from crates.io, zig from PyPI's ziglang; README "Install")
 #   ./dev.sh build-arm64 [CARGO BUILD FLAGS]
 #                               cross-build for aarch64-unknown-linux-gnu (Debian's cross gcc,
 #                               arm64 libelf/zlib via dpkg --add-architecture arm64, rustup's
@@ -100,6 +103,62 @@ build_arm64() {
     file "target/$ARM64_TARGET/release/ebpf-jsonl" >&2 2>/dev/null || true
 }
 
+# The portable build: zig's C compiler and linker against glibc 2.28's symbols (cargo-zigbuild),
+# libbpf compiled by zig, Debian's libelf.a and libz.a linked in (feature `static`).
+PORTABLE_GLIBC=2.28
+PORTABLE_TARGET=x86_64-unknown-linux-gnu
+ZIGLANG_VERSION=0.17.1
+ZIGBUILD_VERSION=0.24.1
+ZIG_VENV=${XDG_CACHE_HOME:-$HOME/.cache}/ebpf-jsonl/zig-$ZIGLANG_VERSION
+PORTABLE_PKGS=("python3-venv:!python3 -c 'import ensurepip, venv'" binutils:objdump)
+build_portable() {
+    install "${BUILD_PKGS[@]}" "${PORTABLE_PKGS[@]}"
+    need_cargo
+    if [ ! -x "$ZIG_VENV/bin/python3" ] || ! "$ZIG_VENV/bin/python3" -m ziglang version >/dev/null 2>&1; then
+        say "installing ziglang==$ZIGLANG_VERSION (PyPI) into $ZIG_VENV"
+        python3 -m venv --clear "$ZIG_VENV"
+        "$ZIG_VENV/bin/pip" install --quiet --disable-pip-version-check "ziglang==$ZIGLANG_VERSION"
+    fi
+    if [ "$(cargo-zigbuild --version 2>/dev/null)" != "cargo-zigbuild $ZIGBUILD_VERSION" ]; then
+        say "cargo install cargo-zigbuild@$ZIGBUILD_VERSION"
+        cargo install --quiet --locked "cargo-zigbuild@$ZIGBUILD_VERSION"
+    fi
+    # zig's compiler searches only its own glibc 2.28 headers: give libbpf libelf's and zlib's
+    # headers alone, and the linker Debian's static libelf and zlib alone (not the host's libc).
+    local shim=target/portable/shim multiarch lib h f
+    multiarch=$(gcc -print-multiarch)
+    lib=/usr/lib/$multiarch
+    mkdir -p "$shim/include" "$shim/lib"
+    for h in libelf.h gelf.h nlist.h zlib.h zconf.h; do
+        f=$(first_of "/usr/include/$h" "/usr/include/$multiarch/$h")
+        [ -n "$f" ] || { say "$h not found (libelf-dev, zlib1g-dev)"; exit 1; }
+        ln -sfn "$f" "$shim/include/$h"
+    done
+    for f in libelf.a libz.a; do
+        [ -e "$lib/$f" ] || { say "$lib/$f not found (libelf-dev, zlib1g-dev)"; exit 1; }
+        ln -sfn "$lib/$f" "$shim/lib/$f"
+    done
+    PATH="$ZIG_VENV/bin:$PATH" \
+        LIBBPF_SYS_EXTRA_CFLAGS="-I$PWD/$shim/include" LIBBPF_SYS_LIBRARY_PATH="$PWD/$shim/lib" \
+        cargo zigbuild --quiet --release --features static --target "$PORTABLE_TARGET.$PORTABLE_GLIBC"
+    local out=target/$PORTABLE_TARGET/release/ebpf-jsonl
+    # What it needs of the system: glibc's libraries alone, no symbol newer than the floor.
+    local needed newest
+    needed=$(objdump -p "$out" | awk '$1 == "NEEDED" { print $2 }' | grep -v -E '^(libc|libm|libdl|libpthread|librt|ld-linux-x86-64)\.so\.' || true)
+    [ -z "$needed" ] || { say "$out links $needed dynamically: not portable"; exit 1; }
+    newest=$(objdump -T "$out" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)
+    if [ "$(printf '%s\n%s\n' "$newest" "$PORTABLE_GLIBC" | sort -V | tail -n 1)" != "$PORTABLE_GLIBC" ]; then
+        say "$out needs glibc $newest, newer than $PORTABLE_GLIBC"; exit 1
+    fi
+    # Without the debug info (line tables) the release profile keeps: a third of the size.
+    objcopy --strip-debug "$out" target/portable/ebpf-jsonl.tmp
+    mv target/portable/ebpf-jsonl.tmp target/portable/ebpf-jsonl
+    say "target/portable/ebpf-jsonl: $(stat -c %s target/portable/ebpf-jsonl) bytes, glibc >= $newest, links only glibc"
+}
+
+# The first of its arguments that exists.
+first_of() { local f; for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; done; return 0; }
+
 need_cargo() {
     if ! command -v cargo >/dev/null; then
         say "cargo not found: install Rust 1.82 or newer (https://rustup.rs: curl -sSf https://sh.rustup.rs | sh -s -- -y), then rerun"
@@ -126,10 +185,11 @@ test)
     need_cargo
     cargo fmt --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
+    build_portable
     cargo test --workspace
     # The kernel matrix (README "Kernels"): Debian's 5.10, 6.1, 6.12 and newest kernels in qemu,
-    # with the binary the suite just tested.
-    tests/kernels/matrix.sh --binary target/debug/ebpf-jsonl
+    # with the portable binary (the one users install).
+    tests/kernels/matrix.sh --binary target/portable/ebpf-jsonl
     ;;
 bench)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"
@@ -138,6 +198,9 @@ bench)
     cargo bench --bench xdp
     cargo bench --bench writer
     cargo bench --bench syscalls
+    ;;
+build-portable)
+    build_portable
     ;;
 build-arm64)
     build_arm64 "$@"
