@@ -33,7 +33,8 @@ BUILD_PKGS=(clang:clang make:make gcc:cc pkg-config:pkg-config
 # The validators tests/examples/ runs on examples/ and shellcheck for the scripts.
 TEST_PKGS=(iproute2:ip "perl:!perl -Mthreads -e1" util-linux:setpriv jq:jq
            systemd:systemd-analyze logrotate:/usr/sbin/logrotate yamllint:yamllint
-           shellcheck:shellcheck "python3-venv:!python3 -c 'import ensurepip, venv'")
+           shellcheck:shellcheck "python3-venv:!python3 -c 'import ensurepip, venv'"
+           debootstrap:debootstrap binutils:objdump)  # (tests/package/: Debian roots, the package's Depends)
 # PyPI packages for the tests, pinned with their dependencies, in a venv of their own
 # (tests/examples/validators.rs looks there): kubernetes-validate bundles Kubernetes'
 # schemas, so it validates offline.
@@ -162,14 +163,9 @@ build_portable() {
 # it runs wherever it installs, with what dev.sh makes under target/deb-assets/ first: the man
 # page and completions the binary generates, and the copyright file (DEP-5) of both licences.
 CARGO_DEB_VERSION=3.8.0
-DEB_PKGS=(dpkg-dev:dpkg-shlibdeps)  # cargo-deb computes Depends with dpkg-shlibdeps
 build_deb() {
     build_portable
-    install "${DEB_PKGS[@]}"
-    if [ "$(cargo-deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
-        say "cargo install cargo-deb@$CARGO_DEB_VERSION"
-        cargo install --quiet --locked "cargo-deb@$CARGO_DEB_VERSION"
-    fi
+    install_cargo_deb
     local bin=target/portable/ebpf-jsonl out=target/deb-assets shell deb
     rm -rf "$out"
     mkdir -p "$out"
@@ -186,7 +182,15 @@ build_deb() {
     needs="libc6 (>= $(glibc_floor "$bin"))"
     depends=$(dpkg-deb -f "$deb" Depends)
     [ "$depends" = "$needs" ] || { say "$deb: Depends: $depends, but $bin needs $needs: fix Cargo.toml's [package.metadata.deb] depends"; exit 1; }
-    say "$deb: $(stat -c %s "$deb") bytes, Installed-Size $(dpkg-deb -f "$deb" Installed-Size) KiB, Depends: $(dpkg-deb -f "$deb" Depends)"
+    say "$deb: $(stat -c %s "$deb") bytes, Installed-Size $(dpkg-deb -f "$deb" Installed-Size) KiB, Depends: $depends"
+}
+
+install_cargo_deb() {
+    need_cargo
+    if [ "$(cargo-deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+        say "cargo install cargo-deb@$CARGO_DEB_VERSION"
+        cargo install --quiet --locked "cargo-deb@$CARGO_DEB_VERSION"
+    fi
 }
 
 # The package's debian/copyright (machine-readable format 1.0): the licence and both texts.
@@ -221,6 +225,7 @@ case "$cmd" in
 deps)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
     install_py
+    install_cargo_deb
     ;;
 run)
     install "${BUILD_PKGS[@]}"
@@ -231,7 +236,7 @@ run)
 test)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
     install_py
-    need_cargo
+    install_cargo_deb
     cargo fmt --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     build_portable
