@@ -32,10 +32,10 @@ fn root_with_builds(suite: &str) -> Root {
     root
 }
 
-/// `ebpf-jsonl check`'s verdict, written by SCRIPT to /srv/check.json: exit 0, and JSON
-/// saying exec and xdp can run.
-fn assert_check_passes(root: &Root, what: &str) {
-    let json = fs::read_to_string(root.path.join("srv/check.json")).unwrap();
+/// `ebpf-jsonl check`'s verdict, kept in /srv/NAME.json by [`check`] (which also exited 0
+/// if the script did): JSON saying exec and xdp can run.
+fn assert_check_passes(root: &Root, name: &str, what: &str) {
+    let json = fs::read_to_string(root.path.join(format!("srv/{name}.json"))).unwrap();
     let v: serde_json::Value = serde_json::from_str(&json)
         .unwrap_or_else(|e| panic!("{what}: check printed no JSON ({e}): {json}"));
     for program in ["exec", "xdp"] {
@@ -46,8 +46,9 @@ fn assert_check_passes(root: &Root, what: &str) {
     }
 }
 
-fn check(binary: &str) -> String {
-    format!("{binary} check >/srv/check.json")
+/// BINARY's `check`, its stdout kept in /srv/NAME.json.
+fn check(binary: &str, name: &str) -> String {
+    format!("{binary} check >/srv/{name}.json")
 }
 
 /// The package is installed, its files are there with their modes, the logrotate file is a
@@ -94,36 +95,31 @@ fn install_package() -> String {
 #[test]
 fn the_package_installs_and_check_runs_on_debian_12() {
     let root = root_with_builds("bookworm");
-    let script = format!("{}\n{}", install_package(), check("ebpf-jsonl"));
+    let script = format!("{}\n{}", install_package(), check("ebpf-jsonl", "package"));
     let out = root.run(&script);
     assert!(out.status.success(), "bookworm: {}", said(&out));
-    assert_check_passes(&root, "bookworm: the package");
+    assert_check_passes(&root, "package", "bookworm: the package");
     assert_installed(&root, "bookworm");
 }
 
 #[test]
 fn the_portable_binary_and_the_package_run_check_in_debian_11() {
     let root = root_with_builds("bullseye");
-    let portable = format!("{CHECKOUT}/target/portable/ebpf-jsonl");
-    let out = root.run(&check(&portable));
-    assert!(
-        out.status.success(),
-        "bullseye: the bare portable binary: {}",
-        said(&out)
-    );
-    assert_check_passes(&root, "bullseye: the bare portable binary");
-    // README's portable install, then the package over it.
-    let by_hand = format!(
-        "cd {CHECKOUT} && {}\n{}",
-        PORTABLE.strip_prefix("sudo ").unwrap(),
-        check("ebpf-jsonl")
-    );
-    let out = root.run(&by_hand);
-    assert!(out.status.success(), "bullseye: {PORTABLE}: {}", said(&out));
-    assert_check_passes(&root, "bullseye: the portable binary installed by hand");
-    let out = root.run(&format!("{}\n{}", install_package(), check("ebpf-jsonl")));
+    // The bare binary; README's portable install (on PATH); then the package over it.
+    let script = [
+        check(&format!("{CHECKOUT}/target/portable/ebpf-jsonl"), "bare"),
+        format!(
+            "cd {CHECKOUT} && {}",
+            PORTABLE.strip_prefix("sudo ").unwrap()
+        ),
+        "ebpf-jsonl --version".into(),
+        install_package(),
+        check("ebpf-jsonl", "package"),
+    ];
+    let out = root.run(&script.join("\n"));
     assert!(out.status.success(), "bullseye: {}", said(&out));
-    assert_check_passes(&root, "bullseye: the package");
+    assert_check_passes(&root, "bare", "bullseye: the bare portable binary");
+    assert_check_passes(&root, "package", "bullseye: the package");
     assert_installed(&root, "bullseye");
 }
 
