@@ -62,3 +62,33 @@ fn panics_are_one_line() {
     let v = parsed(&line(Level::Error, &text, true, true));
     assert_eq!(v["message"], text);
 }
+
+/// This test binary again, running only this test with `CHILD` set: there it
+/// panics in json mode, on a thread of its own, with RUST_BACKTRACE=1.
+#[test]
+fn a_panic_in_json_mode_is_one_line_without_backtrace() {
+    const CHILD: &str = "EBPF_JSONL_DIAG_PANIC_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        set_format(Format::Json);
+        install_panic_hook();
+        let t = std::thread::Builder::new().name("reader".into());
+        let _ = t.spawn(|| panic!("boom\nsecond line")).unwrap().join();
+        return;
+    }
+    let name = "diag::tests::a_panic_in_json_mode_is_one_line_without_backtrace";
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let v = parsed(&err);
+    assert_eq!(v["level"], "error");
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("thread 'reader' panicked at src/diag/tests.rs:"),
+        "{message}"
+    );
+    assert!(message.ends_with(": boom\nsecond line"), "{message}");
+}
