@@ -1,6 +1,6 @@
 //! `--log-format json`: every line the real binary writes on stderr is one
 //! JSON object (`ebpf-jsonl schema log`) — usage errors, `check`'s notes and
-//! libbpf's log, a real `exec` run's notes — while stdout stays records only;
+//! libbpf's log, real `exec` and `xdp` runs' notes — while stdout stays records only;
 //! `--log-format text` (the default) keeps the lines as they were.
 
 use ebpf_jsonl_testkit as common;
@@ -8,6 +8,7 @@ use ebpf_jsonl_testkit as common;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::net::Pair;
 use common::{marker, run, run_tool, Tracer};
 use serde_json::Value;
 
@@ -103,6 +104,39 @@ fn a_real_exec_run_says_attached_in_json_and_prints_only_records() {
     for r in &done.records {
         assert!(r["type"].is_string(), "stdout holds records only: {r}");
     }
+}
+
+#[test]
+fn a_real_xdp_run_says_its_hooks_and_notes_in_json() {
+    let pair = Pair::new(false);
+    let args = [
+        "--log-format",
+        "json",
+        "--direction",
+        "both",
+        "--mode",
+        "generic",
+    ];
+    let tool = pair.tool(&[&args[..], &["--interval", "200ms"]].concat());
+    let done = tool.stop_ok();
+    let lines = json_lines(&done.stderr);
+    let said = |start: &str| {
+        let line = lines
+            .iter()
+            .find(|v| v["message"].as_str().unwrap().starts_with(start));
+        let line = line.unwrap_or_else(|| panic!("no {start:?} line:\n{}", done.stderr));
+        assert_eq!(line["subcommand"], "xdp", "{line}");
+        line["level"].as_str().unwrap().to_string()
+    };
+    let ingress = format!("xdp: attached to {} (ifindex ", pair.if_a);
+    assert_eq!(said(&ingress), "info");
+    assert_eq!(said("xdp: egress: attached to "), "info");
+    assert_eq!(said("xdp: note: generic mode sees packets"), "info");
+    assert!(
+        done.records.iter().any(|r| r["type"] == "xdp_stats"),
+        "{:?}",
+        done.records
+    );
 }
 
 #[test]
