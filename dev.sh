@@ -3,8 +3,12 @@
 #   ./dev.sh run exec [FLAGS]   install what is missing, build (release), run ebpf-jsonl
 #   ./dev.sh test               install what is missing, then fmt, clippy, the portable build,
 #                               the whole test suite and the kernel matrix (what CI runs)
-#   ./dev.sh bench [ARGS]       install what is missing, then benches/ (exec_storm, xdp, writer, syscalls)
+#   ./dev.sh bench [ARGS]       install what is missing, then benches/ (exec_storm, xdp, writer, syscalls),
+#                               the exec storm and the writer also with the portable build
 #                               (ARGS go to the exec storm: --seconds N --rounds N)
+#   ./dev.sh bench-portable [ARGS]
+#                               only what the portable build costs: the exec storm with it beside
+#                               ours (ARGS as for bench) and the writer built both ways
 #   ./dev.sh deps               only install what is missing
 #   ./dev.sh kernels [--binary PATH] [--arm64-binary PATH] [SUITE...]
 #                               boot Debian's kernels in qemu (bullseye 5.10, bookworm 6.1,
@@ -114,7 +118,8 @@ ZIGLANG_VERSION=0.17.1
 ZIGBUILD_VERSION=0.24.1
 ZIG_VENV=${XDG_CACHE_HOME:-$HOME/.cache}/ebpf-jsonl/zig-$ZIGLANG_VERSION
 PORTABLE_PKGS=("python3-venv:!python3 -c 'import ensurepip, venv'" binutils:objdump)
-build_portable() {
+# cargo zigbuild ARGS... for the portable target, with zig, cargo-zigbuild and the shims ready.
+zigbuild() {
     install "${BUILD_PKGS[@]}" "${PORTABLE_PKGS[@]}"
     need_cargo
     if [ ! -x "$ZIG_VENV/bin/python3" ] || ! "$ZIG_VENV/bin/python3" -m ziglang version >/dev/null 2>&1; then
@@ -143,7 +148,11 @@ build_portable() {
     done
     PATH="$ZIG_VENV/bin:$PATH" \
         LIBBPF_SYS_EXTRA_CFLAGS="-I$PWD/$shim/include" LIBBPF_SYS_LIBRARY_PATH="$PWD/$shim/lib" \
-        cargo zigbuild --quiet --release --features static --target "$PORTABLE_TARGET.$PORTABLE_GLIBC"
+        cargo zigbuild --release --features static --target "$PORTABLE_TARGET.$PORTABLE_GLIBC" "$@"
+}
+
+build_portable() {
+    zigbuild --quiet
     local out=target/$PORTABLE_TARGET/release/ebpf-jsonl
     # What it needs of the system: glibc's libraries alone, no symbol newer than the floor.
     local needed newest
@@ -209,6 +218,39 @@ deb_copyright() {
 # The newest glibc symbol version a binary needs.
 glibc_floor() { objdump -T "$1" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1; }
 
+# The writer bench built as usual and as the portable build is (zig, glibc 2.28, static libelf),
+# run alternately 5 times: per-round ratios of the pipeline's records/s, portable / usual.
+bench_writer_portable() {
+    local rounds=5 usual portable kind
+    usual=$(cargo build --release --bench writer --message-format=json-render-diagnostics \
+            | jq -r 'select(.target.name == "writer" and .executable != null) | .executable')
+    portable=$(zigbuild --bench writer --message-format=json-render-diagnostics \
+               | jq -r 'select(.target.name == "writer" and .executable != null) | .executable')
+    local out=target/portable/writer-rounds.txt
+    : >"$out"
+    for _ in $(seq "$rounds"); do
+        "$usual" --rounds 1 | sed -n 's/^| \([^|]*\) | [0-9]* | \([0-9]*\) | .*/usual\t\1\t\2/p' >>"$out"
+        "$portable" --rounds 1 | sed -n 's/^| \([^|]*\) | [0-9]* | \([0-9]*\) | .*/portable\t\1\t\2/p' >>"$out"
+    done
+    echo
+    echo "Writer, portable build / usual build: pipeline records/s, $rounds alternating rounds, per-round ratio median (min–max)"
+    echo "| records | usual rec/s (median) | portable / usual |"
+    echo "|---|---|---|"
+    while IFS= read -r kind; do
+        awk -F'\t' -v k="$kind" '
+            $2 == k && $1 == "usual" { u[++nu] = $3 }
+            $2 == k && $1 == "portable" { p[++np] = $3 }
+            function med(a, n,   i, j, t) {
+                for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+                return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+            }
+            END {
+                for (i = 1; i <= np; i++) { r[i] = p[i] / u[i]; lo = (i == 1 || r[i] < lo) ? r[i] : lo; hi = (i == 1 || r[i] > hi) ? r[i] : hi }
+                printf "| %s | %.0f | %.2f (%.2f–%.2f) |\n", k, med(u, nu), med(r, np), lo, hi
+            }' "$out"
+    done < <(cut -f2 "$out" | awk '!seen[$0]++')
+}
+
 # The first of its arguments that exists.
 first_of() { local f; for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; done; return 0; }
 
@@ -248,9 +290,11 @@ test)
 bench)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}"
     need_cargo
-    cargo bench --bench exec_storm -- "$@"
+    build_portable
+    cargo bench --bench exec_storm -- "$@" --portable target/portable/ebpf-jsonl
     cargo bench --bench xdp
     cargo bench --bench writer
+    bench_writer_portable
     cargo bench --bench syscalls
     ;;
 build-portable)
@@ -258,6 +302,12 @@ build-portable)
     ;;
 deb)
     build_deb
+    ;;
+bench-portable)
+    install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+    build_portable
+    cargo bench --bench exec_storm -- "$@" --portable target/portable/ebpf-jsonl
+    bench_writer_portable
     ;;
 build-arm64)
     build_arm64 "$@"
@@ -270,7 +320,7 @@ kernels)
     exec tests/kernels/matrix.sh "$@"
     ;;
 *)
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//' >&2  # the header, whatever its length
     exit 2
     ;;
 esac

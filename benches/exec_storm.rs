@@ -1,7 +1,7 @@
 //! Exec storm, side by side in one run: two workers fork+exec `/bin/true
 //! MARKER` flat out while a tracer is attached; interleaved rounds, medians.
 //!
-//!   cargo bench --bench exec_storm -- [--seconds 5] [--rounds 3]
+//!   cargo bench --bench exec_storm -- [--seconds 5] [--rounds 3] [--portable PATH]
 //!
 //! Reports per tracer: execs/s of the storm (and slowdown against no tracer),
 //! events delivered and lost, tracer CPU per event (all threads, from
@@ -12,11 +12,13 @@
 //! the bench exits 0 either way). Peers: libbpf-tools'
 //! execsnoop and a bpftrace one-liner, when installed (`./dev.sh bench`
 //! installs them); both need tracefs, which this mounts if it is missing.
+//! `--portable PATH` adds `PATH exec` (the portable build, `./dev.sh build-portable`)
+//! to every round, and the report gives its per-round ratios against ours.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -34,6 +36,8 @@ enum Tracer {
     OursExits,
     OursFailed,
     OursExitsFailed,
+    /// `--portable PATH exec`
+    Portable,
     Execsnoop,
     Bpftrace,
 }
@@ -46,6 +50,7 @@ impl Tracer {
             Tracer::OursExits => "ebpf-jsonl exec --exits",
             Tracer::OursFailed => "ebpf-jsonl exec --failed",
             Tracer::OursExitsFailed => "ebpf-jsonl exec --exits --failed",
+            Tracer::Portable => "ebpf-jsonl exec (portable build)",
             Tracer::Execsnoop => "execsnoop (libbpf-tools)",
             Tracer::Bpftrace => "bpftrace -f json",
         }
@@ -74,6 +79,11 @@ impl Tracer {
                 c.args(["exec", "--exits", "--failed"]);
                 c
             }
+            Tracer::Portable => {
+                let mut c = Command::new(PORTABLE.get().expect("--portable PATH"));
+                c.arg("exec");
+                c
+            }
             Tracer::Execsnoop => Command::new("/usr/sbin/execsnoop"),
             Tracer::Bpftrace => {
                 let mut c = Command::new("bpftrace");
@@ -95,7 +105,11 @@ impl Tracer {
     fn is_ours(self) -> bool {
         matches!(
             self,
-            Tracer::Ours | Tracer::OursExits | Tracer::OursFailed | Tracer::OursExitsFailed
+            Tracer::Ours
+                | Tracer::OursExits
+                | Tracer::OursFailed
+                | Tracer::OursExitsFailed
+                | Tracer::Portable
         )
     }
 
@@ -112,6 +126,9 @@ impl Tracer {
     }
 }
 
+/// The portable build's path (`--portable PATH`).
+static PORTABLE: OnceLock<String> = OnceLock::new();
+
 #[derive(Default, Clone, Copy)]
 struct Sample {
     rate: f64,
@@ -122,6 +139,8 @@ struct Sample {
     /// The tracer's BPF programs' run time over the storm per exec; NaN
     /// when it could not be read (no stats, or no program fd in the tracer).
     kernel_us_per_exec: f64,
+    /// Which round it was measured in.
+    round: usize,
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -168,6 +187,7 @@ fn run_one(tracer: Tracer, secs: f64, round: usize) -> Option<Sample> {
         return Some(Sample {
             rate,
             execs,
+            round,
             ..Default::default()
         });
     };
@@ -238,6 +258,7 @@ fn run_one(tracer: Tracer, secs: f64, round: usize) -> Option<Sample> {
             Some(b) if b.count > 0 => b.ns as f64 / 1000.0 / execs.max(1) as f64,
             _ => f64::NAN,
         },
+        round,
     })
 }
 
@@ -269,6 +290,10 @@ fn main() {
     };
     let secs = get("--seconds", 5.0);
     let rounds = get("--rounds", 3.0) as usize;
+    let portable = args.iter().position(|a| a == "--portable");
+    if let Some(path) = portable.and_then(|i| args.get(i + 1)) {
+        PORTABLE.set(path.clone()).expect("set once");
+    }
     ensure_tracefs();
 
     let exits = Command::new(OURS)
@@ -281,6 +306,9 @@ fn main() {
         // Hooks every syscall: its cost shows in the storm's slowdown.
         tracers.push(Tracer::OursFailed);
         tracers.push(Tracer::OursExitsFailed);
+    }
+    if PORTABLE.get().is_some() {
+        tracers.push(Tracer::Portable);
     }
     if std::path::Path::new("/usr/sbin/execsnoop").exists() {
         tracers.push(Tracer::Execsnoop);

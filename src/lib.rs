@@ -14,6 +14,7 @@
 //! - [`output`]: the writer thread — its buffer, its sinks (stdout, `--output` files),
 //!   never blocking, and how the output ended.
 //! - [`schema`], [`check`]: the `schema` and `check` subcommands.
+//! - [`diag`]: every line on stderr, as text or (`--log-format json`) JSON.
 //! - [`error`]: errors and the exit codes they map to.
 //!
 //! Dependencies point one way: `exec`/`xdp` → `pipeline` → `record` →
@@ -41,6 +42,7 @@ macro_rules! bpf_skel {
 pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod diag;
 pub mod error;
 pub mod exec;
 pub mod kernel;

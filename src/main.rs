@@ -2,25 +2,30 @@
 
 use ebpf_jsonl::cli::{self, Cli, Command};
 use ebpf_jsonl::error::{self, exit};
-use ebpf_jsonl::{check, exec, kernel, output, pipeline, schema, xdp};
+use ebpf_jsonl::{check, diag, exec, kernel, output, pipeline, schema, xdp};
 
 fn main() {
     std::process::exit(run());
 }
 
 fn run() -> i32 {
+    // Before the parse, so that a usage error comes as `--log-format` asks.
+    diag::set_format(cli::log_format_in(std::env::args_os()));
+    diag::install_panic_hook();
     let cli = match cli::parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            diag::usage_error(&e);
+            return exit::USAGE;
+        }
+        // --help and --version, on stdout.
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
             let _ = e.print();
-            return code;
+            return exit::OK;
         }
     };
+    diag::set_format(cli.log_format);
+    diag::set_subcommand(cli.command.name());
     pipeline::install_signal_handlers();
     let res = match &cli.command {
         Command::Exec(a) => {
@@ -64,7 +69,7 @@ fn run() -> i32 {
     match res {
         Ok(()) => exit::OK,
         Err(e) => {
-            output::diag(&format!("error: {e}"));
+            diag::error(&e.to_string());
             e.exit_code()
         }
     }

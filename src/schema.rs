@@ -1,102 +1,20 @@
 //! JSON Schema (draft 2020-12) of every record type: `ebpf-jsonl schema
-//! [TYPE]`. The test suite validates every record it sees against these, so
-//! schema and output cannot drift.
+//! [TYPE]`, and of `--log-format json`'s stderr lines (`schema log`). The test
+//! suite validates every record and log line it sees against these, so schema
+//! and output cannot drift.
 
 use serde_json::{json, Map, Value};
 
+mod fields;
+
+use fields::*;
+
 pub const TYPES: [&str; 5] = ["exec", "exit", "lost", "flow", "xdp_stats"];
 
+/// `schema log`: the stderr lines of `--log-format json`, not a record type.
+pub const LOG: &str = "log";
+
 const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
-
-fn timestamp() -> Value {
-    json!({
-        "type": "string",
-        "description": "UTC wall-clock time of the event, RFC3339 with nanoseconds and Z",
-        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z$"
-    })
-}
-
-fn uint(bits: u32, description: &str) -> Value {
-    let max: u64 = if bits == 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
-    };
-    json!({"type": "integer", "minimum": 0, "maximum": max, "description": description})
-}
-
-fn string(description: &str) -> Value {
-    json!({"type": "string", "description": description})
-}
-
-fn nullable_string(description: &str) -> Value {
-    json!({"type": ["string", "null"], "description": description})
-}
-
-fn ip(description: &str) -> Value {
-    json!({"type": "string", "description": description,
-           "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
-}
-
-/// Fields that mean the same in several record types, described once.
-fn pid() -> (&'static str, Value) {
-    ("pid", uint(32, "thread-group id"))
-}
-
-fn ppid() -> (&'static str, Value) {
-    ("ppid", uint(32, "the real parent's thread-group id"))
-}
-
-/// uid, gid, euid, egid, auid, sessionid: on exec and exit records alike.
-fn identity() -> Vec<(&'static str, Value)> {
-    let unset = |what: &str| {
-        json!({"type": ["integer", "null"], "minimum": 0, "maximum": u32::MAX - 1,
-               "description": format!("{what}; null when unset (4294967295) or the kernel has no audit")})
-    };
-    vec![
-        ("uid", uint(32, "real user id")),
-        ("gid", uint(32, "real group id")),
-        ("euid", uint(32, "effective user id (after the exec)")),
-        ("egid", uint(32, "effective group id (after the exec)")),
-        ("auid", unset("login uid (/proc/PID/loginuid)")),
-        ("sessionid", unset("audit session id (/proc/PID/sessionid)")),
-    ]
-}
-
-fn exec_id(description: &str) -> Value {
-    json!({"type": "string", "pattern": "^[0-9]+-[0-9]+$", "description": description})
-}
-
-/// The exact bytes of `field` when they are not valid UTF-8 (record::text).
-fn b64(field: &str) -> String {
-    format!(
-        "present only when {field}'s bytes are not valid UTF-8 (then {field} shows each \
-         invalid sequence as U+FFFD): the exact bytes, standard base64 (RFC 4648, padded). \
-         Bytes back: jq -r '.{field}_b64' | base64 -d (jq's @base64d makes a string again, \
-         lossy)"
-    )
-}
-
-fn base64_string(description: &str) -> Value {
-    json!({"type": "string", "pattern": "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
-           "description": description})
-}
-
-fn comm_b64() -> (&'static str, Value) {
-    ("comm_b64", base64_string(&b64("comm")))
-}
-
-fn iface() -> (&'static str, Value) {
-    ("iface", string("interface name"))
-}
-
-fn direction() -> (&'static str, Value) {
-    (
-        "direction",
-        json!({"enum": ["ingress", "egress"],
-               "description": "ingress: what arrives (XDP); egress: what leaves (TC)"}),
-    )
-}
 
 /// One record type: `type` and `timestamp` (every record has both), all
 /// `required` fields, plus `optional` ones, nothing else.
@@ -353,7 +271,27 @@ pub fn of(kind: &str) -> Option<Value> {
                 vec![],
             )
         }
+        LOG => log_line(),
         _ => return None,
+    })
+}
+
+/// A stderr line with `--log-format json` (not a record: never on stdout).
+fn log_line() -> Value {
+    let levels = ["error", "warn", "info"];
+    json!({
+        "$schema": DRAFT,
+        "title": "ebpf-jsonl log line",
+        "description": "One line on stderr with --log-format json: a diagnostic, not a record",
+        "type": "object",
+        "properties": {
+            "timestamp": timestamp(),
+            "level": {"enum": levels, "description": "error: it ends the run; warn: the run goes on"},
+            "message": string("the text line without `ebpf-jsonl: ` (and `error: `)"),
+            "subcommand": string("the subcommand running; absent for a usage error")
+        },
+        "required": ["timestamp", "level", "message"],
+        "additionalProperties": false
     })
 }
 
@@ -374,17 +312,4 @@ pub fn all() -> Value {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_type_has_a_closed_schema() {
-        for t in TYPES {
-            let s = of(t).unwrap();
-            assert_eq!(s["properties"]["type"]["const"], t);
-            assert_eq!(s["additionalProperties"], false);
-        }
-        assert!(of("nope").is_none());
-        assert_eq!(all()["oneOf"].as_array().unwrap().len(), TYPES.len());
-    }
-}
+mod tests;

@@ -104,4 +104,29 @@ pub fn print(tracers: &[Tracer], samples: &[Vec<Sample>], secs: f64, rounds: usi
     for row in budgets {
         println!("{row}");
     }
+    portable(tracers, samples);
+}
+
+/// The portable build against ours, round by round (the same storm, one after the other).
+fn portable(tracers: &[Tracer], samples: &[Vec<Sample>]) {
+    let at = |t| tracers.iter().position(|&x| x == t);
+    let (Some(ours), Some(port)) = (at(Tracer::Ours), at(Tracer::Portable)) else {
+        return;
+    };
+    let per_round = |f: fn(&Sample) -> f64| {
+        let paired = samples[port].iter().filter_map(|p| {
+            let o = samples[ours].iter().find(|o| o.round == p.round)?;
+            Some(f(p) / f(o))
+        });
+        spread(&paired.collect::<Vec<_>>())
+    };
+    println!("\nPortable build / ours, per-round ratios, median (min–max)");
+    println!("| CPU/event | storm execs/s | peak RSS |");
+    println!("|---|---|---|");
+    println!(
+        "| {} | {} | {} |",
+        per_round(|s| s.cpu_per_event_us),
+        per_round(|s| s.rate),
+        per_round(|s| s.peak_rss_kib as f64)
+    );
 }

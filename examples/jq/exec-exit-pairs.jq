@@ -1,6 +1,6 @@
 # Exec/exit pairs: each program's argv next to how it ended and how long it ran, as it ends.
 # run: jq -n -c -f examples/jq/exec-exit-pairs.jq examples/data/exec.jsonl
-# Live: ebpf-jsonl exec --exits | jq -n -c --unbuffered -f examples/jq/exec-exit-pairs.jq
+# Live: sudo ebpf-jsonl exec --exits | jq -n -c --unbuffered -f examples/jq/exec-exit-pairs.jq
 # Streams: an exec is held (by exec_id) until its exit arrives, then one line is printed
 # and the exec forgotten, so memory follows the processes running, not the stream's length.
 # Exits of processes whose exec was not seen (started before the tool) are skipped.

@@ -10,6 +10,8 @@ pub mod xdp;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::diag;
+
 pub use common::Common;
 pub use exec::{ArgvReader, ExecArgs};
 pub use values::{parse_count, parse_duration, parse_iface, parse_size, MAX_DURATION};
@@ -29,6 +31,52 @@ pub use xdp::{parse_cidr, Cidr, XdpArgs, XdpFlavour, XdpMode};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// The form of diagnostics on stderr: text lines, or one JSON object a line (`ebpf-jsonl schema log`)
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: diag::Format,
+}
+
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Exec(_) => "exec",
+            Command::Xdp(_) => "xdp",
+            Command::Check(_) => "check",
+            Command::Schema(_) => "schema",
+            Command::Completions(_) => "completions",
+            Command::Man => "man",
+        }
+    }
+}
+
+/// `--log-format` as the raw arguments give it, before (or without) a parse
+/// that may fail: a usage error comes in the form asked for. The last one
+/// wins, as in clap; `--` ends the options.
+pub fn log_format_in(args: impl IntoIterator<Item = std::ffi::OsString>) -> diag::Format {
+    let mut format = diag::Format::Text;
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        let value = match a.to_str() {
+            Some("--") => break,
+            Some("--log-format") => args.next(),
+            Some(a) => a.strip_prefix("--log-format=").map(Into::into),
+            None => None,
+        };
+        match value.as_ref().and_then(|v| v.to_str()) {
+            Some("json") => format = diag::Format::Json,
+            Some("text") => format = diag::Format::Text,
+            _ => {}
+        }
+    }
+    format
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,8 +130,9 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
-    /// One record type: exec, exit, lost, flow or xdp_stats (default: all)
-    #[arg(value_name = "TYPE", value_parser = clap::builder::PossibleValuesParser::new(crate::schema::TYPES))]
+    /// One record type: exec, exit, lost, flow or xdp_stats (default: all); or log, the stderr lines of --log-format json
+    #[arg(value_name = "TYPE", value_parser = clap::builder::PossibleValuesParser::new(
+        crate::schema::TYPES.into_iter().chain([crate::schema::LOG])))]
     pub kind: Option<String>,
 }
 

@@ -127,3 +127,20 @@ fn cli_is_well_formed() {
     use clap::CommandFactory;
     Cli::command().debug_assert();
 }
+
+#[test]
+fn log_format_is_read_from_the_raw_arguments() {
+    use crate::diag::Format::{Json, Text};
+    let f = |args: &[&str]| log_format_in(args.iter().map(std::ffi::OsString::from));
+    assert_eq!(f(&["ebpf-jsonl", "exec"]), Text);
+    assert_eq!(
+        f(&["ebpf-jsonl", "--log-format", "json", "exec", "--nope"]),
+        Json
+    );
+    assert_eq!(f(&["ebpf-jsonl", "exec", "--log-format=json"]), Json);
+    // The last one wins; a bad value or none changes nothing; `--` ends the options.
+    assert_eq!(f(&["x", "--log-format=json", "--log-format", "text"]), Text);
+    assert_eq!(f(&["x", "--log-format=json", "--log-format", "yaml"]), Json);
+    assert_eq!(f(&["x", "--log-format=json", "--log-format"]), Json);
+    assert_eq!(f(&["x", "--", "--log-format", "json"]), Text);
+}

@@ -15,6 +15,7 @@ use super::failed_hook::{
 };
 use super::reader::{base_name, Reader};
 use super::skel::{ExecSkel, ExecSkelBuilder, OpenExecSkel};
+use crate::diag;
 use crate::error::Error;
 use crate::kernel;
 
@@ -130,11 +131,11 @@ pub fn load_and_attach<'obj>(
                 break;
             }
             if let Some(next) = tiers.get(i + 1).copied().flatten() {
-                eprintln!(
-                    "ebpf-jsonl: exec: {} unavailable ({msg}); trying {}",
+                diag::warn(&format!(
+                    "exec: {} unavailable ({msg}); trying {}",
                     t.describe(),
                     next.describe()
-                );
+                ));
             }
         }
         let Some(e) = last else { continue };
@@ -145,7 +146,9 @@ pub fn load_and_attach<'obj>(
         // its error is the tier's, most likely, and says so once.
         let forced_tier = forced && tiers[0] != Some(Tier::Raw);
         if flavour == Flavour::TpBtf && !forced_tier {
-            eprintln!("ebpf-jsonl: exec: tp_btf hooks unavailable ({e}); trying raw_tp");
+            diag::warn(&format!(
+                "exec: tp_btf hooks unavailable ({e}); trying raw_tp"
+            ));
         }
         if forced_tier && flavour == Flavour::RawTp {
             return Err(e);
@@ -162,13 +165,13 @@ pub fn load_and_attach<'obj>(
 /// stderr's word on the failed-exec tier in use: its cost, what it misses.
 fn announce(att: &Attached<'_>) {
     match att.tier {
-        Some(Tier::Raw) => eprintln!(
-            "ebpf-jsonl: exec: --failed uses raw sys_enter/sys_exit: every syscall on the host \
-             runs a BPF program (a few ns each)"
+        Some(Tier::Raw) => diag::info(
+            "exec: --failed uses raw sys_enter/sys_exit: every syscall on the host runs a BPF \
+             program (a few ns each)",
         ),
-        Some(Tier::Tracepoint) if failed_hook::has_compat_execve() => eprintln!(
-            "ebpf-jsonl: exec: --failed uses the syscall tracepoints, which do not see 32-bit \
-             processes' execs; --failed-hook raw sees them"
+        Some(Tier::Tracepoint) if failed_hook::has_compat_execve() => diag::warn(
+            "exec: --failed uses the syscall tracepoints, which do not see 32-bit processes' \
+             execs; --failed-hook raw sees them",
         ),
         _ => {}
     }

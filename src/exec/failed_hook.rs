@@ -9,6 +9,7 @@ use std::os::fd::RawFd;
 
 use libbpf_rs::Link;
 
+use crate::diag;
 use crate::error::Error;
 use crate::kernel;
 
@@ -303,7 +304,7 @@ pub fn prepare(tier: Option<Tier>) -> Result<Prepared, Error> {
         Some(Tier::Tracepoint) => tracepoint_ids()
             .map(|ids| {
                 if let Some(note) = &ids.note {
-                    eprintln!("ebpf-jsonl: exec: {note}");
+                    diag::info(&format!("exec: {note}"));
                 }
                 Prepared::Tracepoint(ids)
             })

@@ -19,6 +19,7 @@ use libbpf_rs::{MapCore, RingBufferBuilder};
 
 use crate::cli::ExecArgs;
 use crate::clock::BootClock;
+use crate::diag;
 use crate::error::Error;
 use crate::output;
 use crate::pipeline::{self, RecordSender};
@@ -95,7 +96,7 @@ pub fn run(args: &ExecArgs) -> Result<(), Error> {
     let rb = rb
         .build()
         .map_err(|e| Error::Failure(format!("opening the ring buffer: {e}")))?;
-    eprintln!("ebpf-jsonl: exec: attached {}", att.hooks.join(", "));
+    diag::info(&format!("exec: attached {}", att.hooks.join(", ")));
 
     let deadline = args.common.duration.map(|d| Instant::now() + d);
     let mut drops = KernelDrops::default();

@@ -7,15 +7,20 @@ use std::sync::Mutex;
 use libbpf_rs::PrintLevel;
 
 use super::verifier::Refusal;
+use crate::diag;
 use crate::error::Error;
 
 static LOG: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
 static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn on_libbpf_log(_: PrintLevel, msg: String) {
+fn on_libbpf_log(level: PrintLevel, msg: String) {
     let msg = msg.trim_end().to_string();
     if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
-        eprintln!("{msg}");
+        let level = match level {
+            PrintLevel::Warn => diag::Level::Warn,
+            PrintLevel::Info | PrintLevel::Debug => diag::Level::Info,
+        };
+        diag::forward(level, &msg);
     }
     let mut log = LOG.lock().unwrap_or_else(|e| e.into_inner());
     if log.len() == 64 {

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::fd::Fd;
-use super::print::diag;
 use super::sink::Sink;
+use crate::diag;
 use crate::pipeline;
 
 /// Set by SIGHUP or SIGUSR1 with `--output`: reopen the file at the next
@@ -98,7 +98,7 @@ impl Sink for FdSink {
         if REOPEN.swap(false, Ordering::Relaxed) {
             match FdSink::open(path) {
                 Ok(f) => *self = f,
-                Err(e) => diag(&format!(
+                Err(e) => diag::warn(&format!(
                     "--output {}: cannot reopen it: {e}; still writing to the file already \
                      open, will retry at the next SIGHUP",
                     path.display()

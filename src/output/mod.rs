@@ -16,7 +16,7 @@
 //! - `buffer.rs`: the serialisation buffer, cut writes and their exact counts.
 //! - [`writer`]: the writer thread's loop.
 //! - `report.rs`: how the output ended ([`finish`]), said once.
-//! - [`print`](mod@print): `check`/`schema` output and stderr messages ([`diag`]).
+//! - [`print`](mod@print): `check`/`schema` output (stderr lines are [`crate::diag`]'s).
 
 use std::path::Path;
 use std::thread::JoinHandle;
@@ -36,7 +36,7 @@ pub mod writer;
 
 pub use fd::Fd;
 pub use fd_sink::{FdSink, FileSink};
-pub use print::{diag, print_bytes, print_json};
+pub use print::{print_bytes, print_json};
 pub use report::finish;
 pub use sink::Sink;
 pub use writer::{write_all, write_records, End, Outcome, Stop};

@@ -1,27 +1,9 @@
-//! Lines on stdout and stderr outside the record stream: `check` and
-//! `schema` output, and the tool's own messages.
+//! Lines on stdout outside the record stream: `check` and `schema` output
+//! (the tool's own messages on stderr are [`crate::diag`]'s).
 
 use std::io::{self, Write};
 
 use crate::error::Error;
-
-/// One line on stderr, `ebpf-jsonl: MSG`. Never panics and never blocks for
-/// long: a stderr that takes nothing within a second is skipped (it may be
-/// the very pipe that stalled).
-pub fn diag(msg: &str) {
-    let line = format!("ebpf-jsonl: {msg}\n");
-    let mut p = libc::pollfd {
-        fd: 2,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd; then a write of a valid buffer to fd 2.
-    unsafe {
-        if libc::poll(&mut p, 1, 1000) == 1 && p.revents & libc::POLLOUT != 0 {
-            libc::write(2, line.as_ptr().cast(), line.len());
-        }
-    }
-}
 
 /// Prints one JSON value on stdout (for `check` and `schema`).
 pub fn print_json(v: &serde_json::Value) -> Result<(), Error> {

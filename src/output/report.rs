@@ -7,8 +7,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::buffer::LINE_GRACE;
-use super::print::diag;
 use super::writer::{End, Outcome};
+use crate::diag;
 use crate::error::Error;
 use crate::pipeline::{self, describe, Counts};
 
@@ -36,7 +36,7 @@ pub fn finish(writer: JoinHandle<Outcome>, pending: Counts) -> Result<(), Error>
     if !writer.is_finished() {
         // Only a plain write(2) to a file that hangs (a dead NFS server) gets
         // here: the process ends without it.
-        diag("the output is stuck in a write; records still queued are not written");
+        diag::warn("the output is stuck in a write; records still queued are not written");
         return Ok(());
     }
     let o = writer
@@ -56,14 +56,14 @@ pub fn finish(writer: JoinHandle<Outcome>, pending: Counts) -> Result<(), Error>
         Ok(End::Closed) => Ok(()),
         Ok(End::Drained) if !any => Ok(()),
         Ok(End::Drained) => {
-            diag(&format!(
+            diag::warn(&format!(
                 "lost at exit, not reported in-band: {}",
                 describe(&lost)
             ));
             Ok(())
         }
         Ok(End::Stalled) => {
-            diag(&format!(
+            diag::warn(&format!(
                 "{} took nothing more before the stop deadline ({}s){torn}; lost at exit: {}",
                 o.name,
                 pipeline::STOP_GRACE.as_secs(),

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::XdpArgs;
 use crate::clock::Timestamp;
+use crate::diag;
 use crate::error::Error;
 use crate::output;
 use crate::pipeline::{self, RecordSender};
@@ -86,17 +87,17 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
     for (i, f) in ifaces.iter().enumerate() {
         if ingress {
             let link = link::attach(flavour.prog(&skel.progs), &f.name, f.ifindex, args.mode)?;
-            eprintln!(
-                "ebpf-jsonl: xdp: attached to {} (ifindex {}) in {} mode",
+            diag::info(&format!(
+                "xdp: attached to {} (ifindex {}) in {} mode",
                 f.name,
                 f.ifindex,
                 link.mode.name()
-            );
+            ));
             if let Some(why) = &link.native_refused {
-                eprintln!(
-                    "ebpf-jsonl: xdp: native mode refused on {}: {why}; using generic mode",
+                diag::warn(&format!(
+                    "xdp: native mode refused on {}: {why}; using generic mode",
                     f.name
-                );
+                ));
             }
             generic |= link.mode == link::Mode::Generic;
             hooks.push(Attached {
@@ -107,14 +108,14 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
         if egress {
             let prog = flavour.tc_prog(&skel.progs).as_fd();
             let link = EgressLink::attach(prog, &f.name, f.ifindex, args.egress_hook)?;
-            eprintln!(
-                "ebpf-jsonl: xdp: egress: attached to {} (ifindex {}) with {}",
+            diag::info(&format!(
+                "xdp: egress: attached to {} (ifindex {}) with {}",
                 f.name,
                 f.ifindex,
                 link.describe()
-            );
+            ));
             if let Some(note) = link.note() {
-                eprintln!("ebpf-jsonl: xdp: {note}");
+                diag::info(&format!("xdp: {note}"));
             }
             hooks.push(Attached {
                 iface: i,
@@ -123,9 +124,9 @@ pub fn run(args: &XdpArgs) -> Result<(), Error> {
         }
     }
     // After the attach, so that a refusal stays the one line on stderr.
-    eprintln!("ebpf-jsonl: xdp: {}", flavour.note());
+    diag::info(&format!("xdp: {}", flavour.note()));
     if generic {
-        eprintln!("{GENERIC_NOTE}");
+        diag::info(GENERIC_NOTE);
     }
     let pairs: Vec<Pair> = hooks
         .iter()
@@ -204,7 +205,7 @@ fn resolve(names: &[String]) -> Result<Vec<Iface>, Error> {
 }
 
 /// Said on stderr whenever generic mode is in effect (chosen, or auto's fallback).
-pub const GENERIC_NOTE: &str = "ebpf-jsonl: xdp: note: generic mode sees packets as the \
+pub const GENERIC_NOTE: &str = "xdp: note: generic mode sees packets as the \
     stack has them, after GRO (and unsegmented from a veth peer): a TCP stream counts as \
     fewer, larger packets (up to 64 KiB) than crossed the wire, without the merged segments' \
     headers in bytes; --mode native counts wire frames where the driver supports it";

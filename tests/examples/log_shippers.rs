@@ -2,7 +2,7 @@
 //! as JSON and take the event time from `timestamp`; the DaemonSet grants what the units
 //! grant. (No Vector or Fluent Bit is packaged for Debian 12 to validate them with.)
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
@@ -15,15 +15,32 @@ fn strs(v: &Value) -> Vec<&str> {
 }
 
 /// Checks a Vector config: each source goes straight into a remap that parses
-/// `timestamp` (a file source's JSON first), sinks read only those remaps (a source's
-/// `timestamp` would be a string). Returns its sources' types.
+/// `timestamp` (a file source's JSON first); a `route` reads only remaps; sinks read
+/// only remaps or routes' outputs (a source's `timestamp` would be a string). An `exec`
+/// source runs a unit's command with `--log-format json` instead of `--output`, keeps
+/// stderr, and a route sends its `stream = "stderr"` events (our diagnostics) apart.
+/// Returns its sources' types.
 fn check_vector(what: &str, text: &str) -> Vec<String> {
     let cfg: Value = toml::from_str(text).unwrap_or_else(|e| panic!("{what}: {e}"));
     let [sources, transforms, sinks] = ["sources", "transforms", "sinks"]
         .map(|part| cfg[part].as_object().cloned().unwrap_or_default());
     let parse_time = r#".timestamp = parse_timestamp!(.timestamp, "%+")"#;
+    // The sources remaps read; each route output, with its condition.
     let mut remapped = BTreeSet::new();
+    let mut routed = BTreeMap::new();
     for (name, t) in &transforms {
+        if t["type"] == "route" {
+            let routes = t["route"].as_object().cloned().unwrap_or_default();
+            assert!(!routes.is_empty(), "{what}: transforms.{name}: no route");
+            for i in strs(&t["inputs"]) {
+                let read = transforms.get(i).is_some_and(|t| t["type"] == "remap");
+                assert!(read, "{what}: {name} reads {i}: not a remap");
+            }
+            for (out, cond) in routes {
+                routed.insert(format!("{name}.{out}"), cond.as_str().unwrap().to_string());
+            }
+            continue;
+        }
         assert_eq!(t["type"], "remap", "{what}: transforms.{name}");
         let vrl = t["source"].as_str().unwrap_or_default();
         let time_at = vrl.find(parse_time).expect(parse_time);
@@ -38,7 +55,8 @@ fn check_vector(what: &str, text: &str) -> Vec<String> {
     }
     assert!(!sinks.is_empty(), "{what}: no sink");
     for i in sinks.values().flat_map(|sink| strs(&sink["inputs"])) {
-        assert!(transforms.contains_key(i), "{what}: a sink reads {i}");
+        let remap = transforms.get(i).is_some_and(|t| t["type"] == "remap");
+        assert!(remap || routed.contains_key(i), "{what}: a sink reads {i}");
     }
     let types = sources.iter().map(|(name, s)| {
         let at = format!("{what}: sources.{name}");
@@ -47,17 +65,29 @@ fn check_vector(what: &str, text: &str) -> Vec<String> {
             "exec" => {
                 let settings = [
                     ("/mode", json!("streaming")),
-                    ("/include_stderr", json!(false)), // diagnostics are no events
+                    // Diagnostics are events, JSON as the records are.
+                    ("/include_stderr", json!(true)),
                     ("/decoding/codec", json!("json")),
                     ("/framing/method", json!("newline_delimited")),
                 ];
                 assert_at(&at, s, &settings);
-                // A unit's command, but writing to stdout.
-                let cmd = strs(&s["command"]).join(" ");
+                let argv = strs(&s["command"]);
+                let json_log = argv.windows(2).any(|w| w == ["--log-format", "json"]);
+                assert!(
+                    json_log,
+                    "{at}: stderr lines are text without --log-format json"
+                );
+                let stderr = r#".stream == "stderr""#;
+                let apart = routed.values().any(|c| c == stderr);
+                assert!(apart, "{at}: no route takes {stderr}");
+                assert!(argv[0].starts_with('/') && argv[0].ends_with("/ebpf-jsonl"));
+                // A unit's command (less its binary's path), but writing to stdout.
+                let args = argv[1..].join(" ").replace(" --log-format json", "");
                 let same = |u: &Unit| {
-                    u.get("ExecStart") == Some(&format!("{cmd} --output {}", u.output()))
+                    let unit_args = u.argv()[1..].join(" ");
+                    unit_args == format!("{args} --output {}", u.output())
                 };
-                assert!(units().iter().any(same), "{at}: no unit runs {cmd}");
+                assert!(units().iter().any(same), "{at}: no unit runs {args}");
             }
             "file" => {
                 let include = strs(&s["include"]).iter().map(|&i| i.into()).collect();
@@ -103,8 +133,13 @@ fn fluent_bit_configs_tail_the_outputs_with_their_parser() {
     for (conf, parser, written) in confs {
         let sections = sections(&example(&format!("fluent-bit/{conf}")), ' ');
         let named = |n: &'static str| sections.iter().filter(move |s| s.name == n);
+        // Where tests/examples/setup.rs checks the header installs parsers.conf.
         let parsers_file = named("SERVICE").next().and_then(|s| s.get("Parsers_File"));
-        assert_eq!(parsers_file, parser.map(|_| "parsers.conf"), "{conf}");
+        assert_eq!(
+            parsers_file.is_some(),
+            parser.is_some(),
+            "{conf}: Parsers_File"
+        );
         let matches = named("OUTPUT").map(|s| s.get("Match").expect("Match"));
         let matches: Vec<&str> = matches.collect();
         let mut paths = BTreeSet::new();
@@ -201,6 +236,19 @@ fn kubernetes_daemonsets_match_the_units() {
     let cm = find("ConfigMap", vol["configMap"]["name"].as_str().unwrap());
     let config = cm["data"][key].as_str().expect("vector's config");
     assert_eq!(check_vector("daemonset.yaml vector.toml", config), ["file"]);
+    // Its data_dir is a node directory the kubelet creates if missing.
+    let data_dir = toml::from_str::<Value>(config).unwrap()["data_dir"].clone();
+    let data = named(
+        &vector["volumeMounts"],
+        "mountPath",
+        data_dir.as_str().unwrap(),
+    );
+    let vol = named(&pod["volumes"], "name", data["name"].as_str().unwrap());
+    assert_at(
+        "vector data_dir",
+        vol,
+        &[("/hostPath/type", json!("DirectoryOrCreate"))],
+    );
     let logs = named(&vector["volumeMounts"], "mountPath", "/var/log/ebpf-jsonl");
     assert_at("vector", logs, &[("/readOnly", json!(true))]);
 }

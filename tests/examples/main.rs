@@ -8,7 +8,9 @@
 mod files;
 mod jq_recipes;
 mod log_shippers;
+mod pipelines;
 mod services;
+mod setup;
 mod validators;
 
 use files::{example_files, read, rel, repo};

@@ -154,7 +154,8 @@ host_tools() {
 }
 
 # The guest's userland: busybox, bash, iproute2, jq and the libraries ebpf-jsonl links, unpacked
-# from bookworm's packages (ebpf-jsonl is built against bookworm's glibc).
+# from bookworm's packages (`cargo build --release` links bookworm's glibc, libelf and zlib; the
+# portable build, which CI boots, needs only glibc 2.28 or newer).
 USERLAND_PKGS=(libc6 libgcc-s1 libelf1 zlib1g busybox-static bash libtinfo6 iproute2 libbpf1
                libmnl0 libbsd0 libmd0 libcap2 libxtables12 jq libjq1 libonig5)
 # userland [arm64]: the host's architecture's, or arm64's (not run here: no chroot check).

@@ -15,6 +15,7 @@ use libbpf_rs::libbpf_sys;
 
 use super::netlink;
 use super::netns::Netns;
+use crate::diag;
 
 pub struct Filter {
     pub iface: String,
@@ -200,13 +201,13 @@ impl Filter {
             return;
         }
         if let Err(e) = self.netns.run(|| self.remove_here()) {
-            eprintln!(
-                "ebpf-jsonl: xdp: egress: entering the network namespace of {} failed: {}; \
+            diag::warn(&format!(
+                "xdp: egress: entering the network namespace of {} failed: {}; \
                  remove what is left there with {}",
                 self.iface,
                 std::io::Error::from_raw_os_error(e),
                 self.removal()
-            );
+            ));
         }
     }
 
@@ -218,13 +219,13 @@ impl Filter {
                 // SAFETY: a valid hook; opts name our filter only.
                 let rc = unsafe { libbpf_sys::bpf_tc_detach(&h, &o) };
                 if rc < 0 && -rc != libc::ENOENT && -rc != libc::ENODEV {
-                    eprintln!(
-                        "ebpf-jsonl: xdp: egress: removing our filter from {} failed: {}; \
+                    diag::warn(&format!(
+                        "xdp: egress: removing our filter from {} failed: {}; \
                          remove it with {}",
                         self.iface,
                         std::io::Error::from_raw_os_error(-rc),
                         self.removal()
-                    );
+                    ));
                     return;
                 }
             }
@@ -232,13 +233,13 @@ impl Filter {
             // ours to remove but the qdisc, if ours and empty.
             Ok(false) => {}
             Err(e) => {
-                eprintln!(
-                    "ebpf-jsonl: xdp: egress: checking our filter on {} failed: {}; \
+                diag::warn(&format!(
+                    "xdp: egress: checking our filter on {} failed: {}; \
                      if it is still there, remove it with {}",
                     self.iface,
                     std::io::Error::from_raw_os_error(e),
                     self.removal()
-                );
+                ));
                 return;
             }
         }
@@ -261,23 +262,23 @@ impl Filter {
         match others {
             Ok(0) => {}
             Ok(_) => {
-                eprintln!(
-                    "ebpf-jsonl: xdp: egress: left the clsact qdisc this run created on {} in \
+                diag::warn(&format!(
+                    "xdp: egress: left the clsact qdisc this run created on {} in \
                      place: others' filters are on it now",
                     self.iface
-                );
+                ));
                 return;
             }
             Err(libc::ENODEV) => return,
             Err(e) => {
-                eprintln!(
-                    "ebpf-jsonl: xdp: egress: left the clsact qdisc this run created on {} in \
+                diag::warn(&format!(
+                    "xdp: egress: left the clsact qdisc this run created on {} in \
                      place: listing its filters failed ({}); if it is empty, remove it with \
                      `tc qdisc del dev {} clsact`",
                     self.iface,
                     std::io::Error::from_raw_os_error(e),
                     self.iface
-                );
+                ));
                 return;
             }
         }
@@ -289,13 +290,13 @@ impl Filter {
         // qdisc itself (and the kernel refuses if it is not clsact).
         let rc = unsafe { libbpf_sys::bpf_tc_hook_destroy(&mut h) };
         if rc < 0 && -rc != libc::ENOENT && -rc != libc::ENODEV && -rc != libc::EINVAL {
-            eprintln!(
-                "ebpf-jsonl: xdp: egress: removing the clsact qdisc from {} failed: {}; \
+            diag::warn(&format!(
+                "xdp: egress: removing the clsact qdisc from {} failed: {}; \
                  remove it with `tc qdisc del dev {} clsact`",
                 self.iface,
                 std::io::Error::from_raw_os_error(-rc),
                 self.iface
-            );
+            ));
         }
     }
 }

@@ -8,6 +8,8 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 
+use crate::diag;
+
 pub struct Netns(File);
 
 impl Netns {
@@ -42,10 +44,10 @@ impl Netns {
         self.enter()?;
         let r = f();
         if let Err(e) = here.enter() {
-            eprintln!(
-                "ebpf-jsonl: xdp: egress: returning to the thread's network namespace failed: {}",
+            diag::warn(&format!(
+                "xdp: egress: returning to the thread's network namespace failed: {}",
                 std::io::Error::from_raw_os_error(e)
-            );
+            ));
         }
         Ok(r)
     }
