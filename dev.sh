@@ -18,6 +18,8 @@
 #   ./dev.sh build-portable     the binary for any x86_64 distro: target/portable/ebpf-jsonl, glibc 2.28
 #                               or newer (Debian 11, Ubuntu 20.04, RHEL 8), libelf and zlib linked in
 #                               (cargo-zigbuild from crates.io, zig from PyPI's ziglang; README "Install")
+#   ./dev.sh deb                the Debian package of that binary: target/debian/ebpf-jsonl_VERSION_ARCH.deb
+#                               (cargo-deb from crates.io; Cargo.toml's [package.metadata.deb]; README "Install")
 #   ./dev.sh build-arm64 [CARGO BUILD FLAGS]
 #                               cross-build for aarch64-unknown-linux-gnu (Debian's cross gcc,
 #                               arm64 libelf/zlib via dpkg --add-architecture arm64, rustup's
@@ -35,7 +37,8 @@ BUILD_PKGS=(clang:clang make:make gcc:cc pkg-config:pkg-config
 # The validators tests/examples/ runs on examples/ and shellcheck for the scripts.
 TEST_PKGS=(iproute2:ip "perl:!perl -Mthreads -e1" util-linux:setpriv jq:jq
            systemd:systemd-analyze logrotate:/usr/sbin/logrotate yamllint:yamllint
-           shellcheck:shellcheck "python3-venv:!python3 -c 'import ensurepip, venv'")
+           shellcheck:shellcheck "python3-venv:!python3 -c 'import ensurepip, venv'"
+           debootstrap:debootstrap binutils:objdump)  # (tests/package/: Debian roots, the package's Depends)
 # PyPI packages for the tests, pinned with their dependencies, in a venv of their own
 # (tests/examples/validators.rs looks there): kubernetes-validate bundles Kubernetes'
 # schemas, so it validates offline.
@@ -155,7 +158,7 @@ build_portable() {
     local needed newest
     needed=$(objdump -p "$out" | awk '$1 == "NEEDED" { print $2 }' | grep -v -E '^(libc|libm|libdl|libpthread|librt|ld-linux-x86-64)\.so\.' || true)
     [ -z "$needed" ] || { say "$out links $needed dynamically: not portable"; exit 1; }
-    newest=$(objdump -T "$out" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)
+    newest=$(glibc_floor "$out")
     if [ "$(printf '%s\n%s\n' "$newest" "$PORTABLE_GLIBC" | sort -V | tail -n 1)" != "$PORTABLE_GLIBC" ]; then
         say "$out needs glibc $newest, newer than $PORTABLE_GLIBC"; exit 1
     fi
@@ -164,6 +167,56 @@ build_portable() {
     mv target/portable/ebpf-jsonl.tmp target/portable/ebpf-jsonl
     say "target/portable/ebpf-jsonl: $(stat -c %s target/portable/ebpf-jsonl) bytes, glibc >= $newest, links only glibc"
 }
+
+# The Debian package (cargo-deb, Cargo.toml's [package.metadata.deb]) of the portable binary, so
+# it runs wherever it installs, with what dev.sh makes under target/deb-assets/ first: the man
+# page and completions the binary generates, and the copyright file (DEP-5) of both licences.
+CARGO_DEB_VERSION=3.8.0
+build_deb() {
+    build_portable
+    install_cargo_deb
+    local bin=target/portable/ebpf-jsonl out=target/deb-assets shell deb
+    rm -rf "$out"
+    mkdir -p "$out"
+    "$bin" man | gzip -9n >"$out/ebpf-jsonl.1.gz"
+    for shell in bash fish; do "$bin" completions "$shell" >"$out/ebpf-jsonl.$shell"; done
+    "$bin" completions zsh >"$out/_ebpf-jsonl"
+    deb_copyright >"$out/copyright"
+    # One package in target/debian, so ./target/debian/ebpf-jsonl_*.deb names it alone.
+    rm -f target/debian/ebpf-jsonl_*.deb
+    cargo deb --quiet --no-build --output target/debian/ >/dev/null
+    deb=$(echo target/debian/ebpf-jsonl_*.deb)
+    # Depends is what the binary needs of glibc: its newest symbol version (see Cargo.toml).
+    local needs depends
+    needs="libc6 (>= $(glibc_floor "$bin"))"
+    depends=$(dpkg-deb -f "$deb" Depends)
+    [ "$depends" = "$needs" ] || { say "$deb: Depends: $depends, but $bin needs $needs: fix Cargo.toml's [package.metadata.deb] depends"; exit 1; }
+    say "$deb: $(stat -c %s "$deb") bytes, Installed-Size $(dpkg-deb -f "$deb" Installed-Size) KiB, Depends: $depends"
+}
+
+install_cargo_deb() {
+    need_cargo
+    if [ "$(cargo-deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+        say "cargo install cargo-deb@$CARGO_DEB_VERSION"
+        cargo install --quiet --locked "cargo-deb@$CARGO_DEB_VERSION"
+    fi
+}
+
+# The package's debian/copyright (machine-readable format 1.0): the licence and both texts.
+deb_copyright() {
+    local license
+    printf '%s\n' "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/" \
+        "Upstream-Name: ebpf-jsonl" "" "Files: *" "Copyright: 2026 The ebpf-jsonl developers" \
+        "License: MIT or Apache-2.0"
+    for license in MIT APACHE; do
+        printf '\nLicense: %s\n' "$([ $license = MIT ] && echo MIT || echo Apache-2.0)"
+        # each line indented by one space, an empty one as " ."
+        sed -e 's/^[[:space:]]*$/./' -e 's/^/ /' "LICENSE-$license"
+    done
+}
+
+# The newest glibc symbol version a binary needs.
+glibc_floor() { objdump -T "$1" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1; }
 
 # The writer bench built as usual and as the portable build is (zig, glibc 2.28, static libelf),
 # run alternately 5 times: per-round ratios of the pipeline's records/s, portable / usual.
@@ -214,6 +267,7 @@ case "$cmd" in
 deps)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
     install_py
+    install_cargo_deb
     ;;
 run)
     install "${BUILD_PKGS[@]}"
@@ -224,7 +278,7 @@ run)
 test)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
     install_py
-    need_cargo
+    install_cargo_deb
     cargo fmt --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     build_portable
@@ -246,6 +300,9 @@ bench)
 build-portable)
     build_portable
     ;;
+deb)
+    build_deb
+    ;;
 bench-portable)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
     build_portable
@@ -263,7 +320,7 @@ kernels)
     exec tests/kernels/matrix.sh "$@"
     ;;
 *)
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//' >&2  # the header, whatever its length
     exit 2
     ;;
 esac

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use super::files::{outputs, read, rel, units, with_ext};
 
-/// Each unit, how its ExecStart goes on after /usr/local/bin/ebpf-jsonl, and the
-/// capabilities that needs, no more: exec's cgroup paths are the kernel's names, so no
-/// CAP_DAC_READ_SEARCH.
+/// Each unit, how its ExecStart goes on after /usr/bin/ebpf-jsonl (where the package
+/// installs it: README "Install"), and the capabilities that needs, no more: exec's
+/// cgroup paths are the kernel's names, so no CAP_DAC_READ_SEARCH.
 const UNITS: [(&str, &str, &str); 2] = [
     ("ebpf-jsonl-exec", "exec --exits", "CAP_BPF CAP_PERFMON"),
     ("ebpf-jsonl-xdp", "xdp", "CAP_BPF CAP_PERFMON CAP_NET_ADMIN"),
@@ -41,7 +41,7 @@ fn systemd_units_grant_what_ebpf_jsonl_needs() {
     assert_eq!(names, UNITS.map(|(name, ..)| format!("{name}.service")));
     for (u, (f, command, needed)) in units.iter().zip(UNITS) {
         let argv = u.argv().join(" ");
-        let runs = format!("/usr/local/bin/ebpf-jsonl {command} ");
+        let runs = format!("/usr/bin/ebpf-jsonl {command} ");
         assert!(argv.starts_with(&runs), "{f} runs {command}");
         // Exactly the capabilities it needs (CAP_SYS_RESOURCE allowed, for old kernels'
         // memlock), granted as ambient too.

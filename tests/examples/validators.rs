@@ -30,7 +30,7 @@ fn systemd_units_pass_systemd_analyze_verify() {
     let cp = run("cp", &["-a", "/usr/lib/systemd/system", to]);
     assert!(cp.status.success(), "{cp:?}");
     fs::copy("/bin/kill", place("bin/kill")).unwrap();
-    let stub = place("usr/local/bin/ebpf-jsonl");
+    let stub = place("usr/bin/ebpf-jsonl");
     fs::write(&stub, "#!/bin/sh\n").unwrap();
     fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
 
