@@ -19,7 +19,7 @@
 #                               or newer (Debian 11, Ubuntu 20.04, RHEL 8), libelf and zlib linked in
 #                               (cargo-zigbuild from crates.io, zig from PyPI's ziglang; README "Install")
 #   ./dev.sh deb                the Debian package of that binary: target/debian/ebpf-jsonl_VERSION_ARCH.deb
-#                               (cargo-deb from crates.io; Cargo.toml's [package.metadata.deb]; README "Install")
+#                               (dpkg-deb; dev.sh's DEB_FILES; README "Install")
 #   ./dev.sh build-arm64 [CARGO BUILD FLAGS]
 #                               cross-build for aarch64-unknown-linux-gnu (Debian's cross gcc,
 #                               arm64 libelf/zlib via dpkg --add-architecture arm64, rustup's
@@ -118,8 +118,8 @@ ZIGLANG_VERSION=0.17.1
 ZIGBUILD_VERSION=0.24.1
 ZIG_VENV=${XDG_CACHE_HOME:-$HOME/.cache}/ebpf-jsonl/zig-$ZIGLANG_VERSION
 PORTABLE_PKGS=("python3-venv:!python3 -c 'import ensurepip, venv'" binutils:objdump)
-# cargo zigbuild ARGS... for the portable target, with zig, cargo-zigbuild and the shims ready.
-zigbuild() {
+# zig (PyPI's ziglang, in a venv of its own) and cargo-zigbuild (crates.io), pinned.
+install_zig() {
     install "${BUILD_PKGS[@]}" "${PORTABLE_PKGS[@]}"
     need_cargo
     if [ ! -x "$ZIG_VENV/bin/python3" ] || ! "$ZIG_VENV/bin/python3" -m ziglang version >/dev/null 2>&1; then
@@ -131,6 +131,10 @@ zigbuild() {
         say "cargo install cargo-zigbuild@$ZIGBUILD_VERSION"
         cargo install --quiet --locked "cargo-zigbuild@$ZIGBUILD_VERSION"
     fi
+}
+
+zigbuild() {
+    install_zig
     # zig's compiler searches only its own glibc 2.28 headers: give libbpf libelf's and zlib's
     # headers alone, and the linker Debian's static libelf and zlib alone (not the host's libc).
     local shim=target/portable/shim multiarch lib h f
@@ -168,38 +172,65 @@ build_portable() {
     say "target/portable/ebpf-jsonl: $(stat -c %s target/portable/ebpf-jsonl) bytes, glibc >= $newest, links only glibc"
 }
 
-# The Debian package (cargo-deb, Cargo.toml's [package.metadata.deb]) of the portable binary, so
-# it runs wherever it installs, with what dev.sh makes under target/deb-assets/ first: the man
-# page and completions the binary generates, and the copyright file (DEP-5) of both licences.
-CARGO_DEB_VERSION=3.8.0
+# The Debian package of the portable binary, so it runs wherever it installs: a tree under
+# target/deb-root put together from this list (path in the package, mode, what it is made of:
+# a file of the tree, or one dev.sh generates under target/deb-assets), then dpkg-deb --build.
+DEB_FILES=("usr/bin/ebpf-jsonl 0755 target/portable/ebpf-jsonl"
+           "usr/share/man/man1/ebpf-jsonl.1.gz 0644 target/deb-assets/ebpf-jsonl.1.gz"
+           "usr/share/bash-completion/completions/ebpf-jsonl 0644 target/deb-assets/ebpf-jsonl.bash"
+           "usr/share/zsh/vendor-completions/_ebpf-jsonl 0644 target/deb-assets/_ebpf-jsonl"
+           "usr/share/fish/vendor_completions.d/ebpf-jsonl.fish 0644 target/deb-assets/ebpf-jsonl.fish"
+           "lib/systemd/system/ebpf-jsonl-exec.service 0644 examples/systemd/ebpf-jsonl-exec.service"
+           "lib/systemd/system/ebpf-jsonl-xdp.service 0644 examples/systemd/ebpf-jsonl-xdp.service"
+           "etc/logrotate.d/ebpf-jsonl 0644 examples/systemd/ebpf-jsonl.logrotate"
+           "usr/share/doc/ebpf-jsonl/README.md 0644 README.md"
+           "usr/share/doc/ebpf-jsonl/copyright 0644 target/deb-assets/copyright")
+DEB_MAINTAINER="ebpf-jsonl developers <maintainers@users.noreply.r-seed-d715e1a1.example>"
 build_deb() {
     build_portable
-    install_cargo_deb
-    local bin=target/portable/ebpf-jsonl out=target/deb-assets shell deb
-    rm -rf "$out"
-    mkdir -p "$out"
-    "$bin" man | gzip -9n >"$out/ebpf-jsonl.1.gz"
-    for shell in bash fish; do "$bin" completions "$shell" >"$out/ebpf-jsonl.$shell"; done
-    "$bin" completions zsh >"$out/_ebpf-jsonl"
-    deb_copyright >"$out/copyright"
+    install dpkg-dev:dpkg-deb
+    umask 022
+    local bin=target/portable/ebpf-jsonl gen=target/deb-assets root=target/deb-root
+    local entry path mode from shell version arch depends size deb
+    rm -rf "$gen" "$root"
+    mkdir -p "$gen" "$root/DEBIAN"
+    "$bin" man | gzip -9n >"$gen/ebpf-jsonl.1.gz"
+    for shell in bash fish; do "$bin" completions "$shell" >"$gen/ebpf-jsonl.$shell"; done
+    "$bin" completions zsh >"$gen/_ebpf-jsonl"
+    deb_copyright >"$gen/copyright"
+    for entry in "${DEB_FILES[@]}"; do
+        read -r path mode from <<<"$entry"
+        command install -D -m "$mode" "$from" "$root/$path"  # (not dev.sh's install)
+    done
+    version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+    arch=$(dpkg --print-architecture)
+    # Computed from the binary: the newest glibc symbol version it needs (dpkg-shlibdeps would
+    # take the build host's minimums, made for programs built against its own headers: 2.34 on
+    # Debian 12, which Debian 11 and Ubuntu 20.04 can't meet), and nothing else is linked.
+    depends="libc6 (>= $(glibc_floor "$bin"))"
+    size=$(du -s -k --apparent-size --exclude=DEBIAN "$root" | cut -f1)
+    (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"
+    echo /etc/logrotate.d/ebpf-jsonl >"$root/DEBIAN/conffiles"
+    {
+        echo "Package: ebpf-jsonl"
+        echo "Version: $version"
+        echo "Architecture: $arch"
+        echo "Maintainer: $DEB_MAINTAINER"
+        echo "Installed-Size: $size"
+        echo "Depends: $depends"
+        echo "Section: admin"
+        echo "Priority: optional"
+        echo "Description: $(sed -n 's/^description = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+        fold -s -w 78 <<'EOF_DESC' | sed -e 's/ *$//' -e 's/^/ /'
+Loads eBPF programs into the running kernel and prints what they see as one JSON object per line: `ebpf-jsonl exec` a record per process execution (and exit, and failed exec), `ebpf-jsonl xdp IFACE` per-flow packet counts; `ebpf-jsonl check` says whether this host can run them. The systemd units ebpf-jsonl-exec.service and ebpf-jsonl-xdp.service are installed but neither enabled nor started: `systemctl enable --now` the one you want.
+EOF_DESC
+    } >"$root/DEBIAN/control"
     # One package in target/debian, so ./target/debian/ebpf-jsonl_*.deb names it alone.
+    mkdir -p target/debian
     rm -f target/debian/ebpf-jsonl_*.deb
-    cargo deb --quiet --no-build --output target/debian/ >/dev/null
-    deb=$(echo target/debian/ebpf-jsonl_*.deb)
-    # Depends is what the binary needs of glibc: its newest symbol version (see Cargo.toml).
-    local needs depends
-    needs="libc6 (>= $(glibc_floor "$bin"))"
-    depends=$(dpkg-deb -f "$deb" Depends)
-    [ "$depends" = "$needs" ] || { say "$deb: Depends: $depends, but $bin needs $needs: fix Cargo.toml's [package.metadata.deb] depends"; exit 1; }
-    say "$deb: $(stat -c %s "$deb") bytes, Installed-Size $(dpkg-deb -f "$deb" Installed-Size) KiB, Depends: $depends"
-}
-
-install_cargo_deb() {
-    need_cargo
-    if [ "$(cargo-deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
-        say "cargo install cargo-deb@$CARGO_DEB_VERSION"
-        cargo install --quiet --locked "cargo-deb@$CARGO_DEB_VERSION"
-    fi
+    deb=target/debian/ebpf-jsonl_${version}_$arch.deb
+    dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+    say "$deb: $(stat -c %s "$deb") bytes, Installed-Size $size KiB, Depends: $depends"
 }
 
 # The package's debian/copyright (machine-readable format 1.0): the licence and both texts.
@@ -267,7 +298,7 @@ case "$cmd" in
 deps)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
     install_py
-    install_cargo_deb
+    install_zig
     ;;
 run)
     install "${BUILD_PKGS[@]}"
@@ -278,7 +309,6 @@ run)
 test)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
     install_py
-    install_cargo_deb
     cargo fmt --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     build_portable

@@ -74,6 +74,11 @@ fn the_package_holds_exactly_its_files_owned_by_root() {
             panic!("dpkg-deb -c: {line}")
         };
         assert!(owner == "0/0" || owner == "root/root", "{line}: not root's");
+        if path == "./" {
+            // the archive's root (dpkg-deb --build writes it)
+            assert_eq!(perms, "drwxr-xr-x", "{line}");
+            continue;
+        }
         let path = path.strip_prefix("./").expect(line);
         match path.strip_suffix('/') {
             Some(dir) => assert!(dirs.insert((dir.to_string(), perms.to_string()))),
@@ -150,6 +155,24 @@ fn each_packaged_file_is_what_it_is_made_from() {
             "copyright: no {license} paragraph"
         );
     }
+    // md5sums lists every file, and each sum is right (what `dpkg --verify` reads).
+    let sums = stdout_of(
+        "sh",
+        &[
+            "-c",
+            "dpkg-deb --ctrl-tarfile \"$0\" | tar -xO ./md5sums",
+            deb,
+        ],
+    );
+    let listed: BTreeSet<&str> = sums
+        .lines()
+        .filter_map(|l| l.split_once("  "))
+        .map(|(_, f)| f)
+        .collect();
+    let packaged: BTreeSet<&str> = FILES.iter().map(|(f, ..)| *f).collect();
+    assert_eq!(listed, packaged, "md5sums: the files");
+    let check = format!("cd \"$0\" && md5sum --quiet -c <<'EOF'\n{sums}EOF");
+    stdout_of("sh", &["-c", &check, out.to_str().unwrap()]);
     fs::remove_dir_all(&out).unwrap();
 }
 
@@ -198,7 +221,8 @@ fn the_control_file_says_what_the_package_is_and_needs() {
     for lib in ["libelf", "zlib", "libgcc"] {
         assert!(!depends.contains(lib), "Depends: {depends}");
     }
-    // No maintainer script (nothing enables or starts a unit), the logrotate file a conffile.
+    // No maintainer script (nothing enables or starts a unit), the logrotate file a conffile,
+    // md5sums (checked in each_packaged_file_is_what_it_is_made_from).
     let control = stdout_of(
         "sh",
         &["-c", "dpkg-deb --ctrl-tarfile \"$0\" | tar -t", deb],
@@ -210,7 +234,7 @@ fn the_control_file_says_what_the_package_is_and_needs() {
         .collect();
     assert_eq!(
         control,
-        BTreeSet::from(["conffiles", "control"]),
+        BTreeSet::from(["conffiles", "control", "md5sums"]),
         "control archive"
     );
     let conffiles = stdout_of(
