@@ -74,6 +74,12 @@ fn output_file_appends_and_sighup_reopens_it() {
     let (st, _, err) = run_tool(&["exec", "--output", "/nonexistent-dir/x.jsonl"]);
     assert_eq!(st.code(), Some(2));
     assert!(err.contains("/nonexistent-dir/x.jsonl"), "{err}");
+    // The fix, in the same one line: make the directory.
+    assert!(
+        err.contains("install -d -m 0750 /nonexistent-dir`"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]

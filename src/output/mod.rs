@@ -55,8 +55,20 @@ impl Dest {
             None => Ok(Dest::Stdout),
             Some(p) => {
                 let sink = FileSink::open(p).map_err(|e| {
+                    let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+                    let fix = match dir {
+                        Some(d) if e.kind() == std::io::ErrorKind::NotFound && !d.is_dir() => {
+                            format!(
+                                " (its directory {} does not exist: create it first, e.g. \
+                                 `install -d -m 0750 {}`; the systemd units do)",
+                                d.display(),
+                                d.display()
+                            )
+                        }
+                        _ => String::new(),
+                    };
                     Error::Usage(format!(
-                        "--output {}: cannot open it for appending: {e}",
+                        "--output {}: cannot open it for appending: {e}{fix}",
                         p.display()
                     ))
                 })?;
