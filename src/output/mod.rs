@@ -60,7 +60,7 @@ impl Dest {
                         Some(d) if e.kind() == std::io::ErrorKind::NotFound && !d.is_dir() => {
                             format!(
                                 " (its directory {} does not exist: create it first, e.g. \
-                                 `install -d -m 0750 {}`; the systemd units do)",
+                                 `install -d -m 0750 {}`)",
                                 d.display(),
                                 d.display()
                             )
