@@ -287,7 +287,7 @@ first_of() { local f; for f in "$@"; do [ -e "$f" ] && { echo "$f"; return; }; d
 
 need_cargo() {
     if ! command -v cargo >/dev/null; then
-        say "cargo not found: install Rust 1.82 or newer (https://rustup.rs: curl -sSf https://sh.rustup.rs | sh -s -- -y), then rerun"
+        say "cargo not found: install Rust 1.85 or newer (https://rustup.rs: curl -sSf https://sh.rustup.rs | sh -s -- -y), then rerun"
         exit 1
     fi
 }

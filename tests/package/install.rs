@@ -124,8 +124,8 @@ fn the_portable_binary_and_the_package_run_check_in_debian_11() {
 }
 
 /// The section's code: README's commands are the ones run above, and building from source
-/// names the Debian packages dev.sh installs to build (BUILD_PKGS). `cargo install --path .`
-/// itself is a release build (minutes of CI): `./dev.sh run` builds the same way.
+/// names the Debian packages dev.sh installs to build (BUILD_PKGS). `cargo install --locked
+/// --path .` itself is a release build (minutes of CI): `./dev.sh run` builds the same way.
 #[test]
 fn readme_install_says_what_the_tests_run() {
     let readme = fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
@@ -139,7 +139,7 @@ fn readme_install_says_what_the_tests_run() {
         PACKAGE,
         "./dev.sh build-portable",
         PORTABLE,
-        "cargo install --path .",
+        "cargo install --locked --path .",
     ] {
         assert!(
             code.contains(&command),
@@ -160,5 +160,63 @@ fn readme_install_says_what_the_tests_run() {
     assert!(
         code.contains(&apt.as_str()),
         "README Install: no line {apt:?}"
+    );
+}
+
+/// The Rust that README and dev.sh ask for is Cargo.toml's `rust-version`, and no dependency
+/// built for Linux (Cargo.lock's versions, which `--locked` installs) declares a newer one.
+/// (Our own code's use of newer std APIs is clippy's `incompatible_msrv` lint, run by CI.)
+#[test]
+fn the_rust_asked_for_is_the_one_the_dependencies_need() {
+    let manifest: toml::Table = fs::read_to_string(Path::new(REPO).join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ours = manifest["package"]["rust-version"].as_str().unwrap();
+    let readme = fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
+    let dev = fs::read_to_string(Path::new(REPO).join("dev.sh")).unwrap();
+    for (text, what, line) in [
+        (&readme, "README Install", format!("(Rust {ours} or newer)")),
+        (
+            &readme,
+            "README From the repository",
+            format!("Rust ≥ {ours}"),
+        ),
+        (
+            &dev,
+            "dev.sh need_cargo",
+            format!("install Rust {ours} or newer"),
+        ),
+    ] {
+        assert!(
+            text.contains(&line),
+            "{what}: no {line:?} (Cargo.toml's rust-version)"
+        );
+    }
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", "x86_64-unknown-linux-gnu"])
+        .current_dir(REPO)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo metadata: {}", said(&out));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // "1.85" is "1.85.0".
+    let version = |v: &str| -> [u32; 3] {
+        let mut n = v.split('.').map(|n| n.parse().unwrap());
+        [(); 3].map(|()| n.next().unwrap_or(0))
+    };
+    let needed = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| Some((p["rust_version"].as_str()?, p["name"].as_str()?)))
+        .max_by_key(|(v, _)| version(v))
+        .unwrap();
+    assert!(
+        version(needed.0) <= version(ours),
+        "{} needs Rust {}, newer than Cargo.toml's rust-version {ours}",
+        needed.1,
+        needed.0
     );
 }
