@@ -39,6 +39,17 @@ fn check_vector(what: &str, text: &str) -> Vec<String> {
             for (out, cond) in routes {
                 routed.insert(format!("{name}.{out}"), cond.as_str().unwrap().to_string());
             }
+            // Unless turned off, events no route matches go to `_unmatched`; read by no one,
+            // Vector warns at every start (seen with Vector 0.58).
+            let unmatched = format!("{name}._unmatched");
+            let all_inputs = transforms.values().chain(sinks.values());
+            let read = all_inputs
+                .flat_map(|c| strs(&c["inputs"]))
+                .any(|i| *i == unmatched);
+            assert!(
+                read || t["reroute_unmatched"] == json!(false),
+                "{what}: transforms.{name}: {unmatched} has no consumer: reroute_unmatched = false"
+            );
             continue;
         }
         assert_eq!(t["type"], "remap", "{what}: transforms.{name}");
