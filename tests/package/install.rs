@@ -194,7 +194,7 @@ fn the_rust_asked_for_is_the_one_the_dependencies_need() {
         );
     }
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["metadata", "--format-version", "1", "--locked"])
         .args(["--filter-platform", "x86_64-unknown-linux-gnu"])
         .current_dir(REPO)
         .output()
