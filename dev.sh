@@ -309,6 +309,7 @@ run)
 test)
     install "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
     install_py
+    need_cargo
     cargo fmt --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     build_portable

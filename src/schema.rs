@@ -286,7 +286,7 @@ fn log_line() -> Value {
         "type": "object",
         "properties": {
             "timestamp": timestamp(),
-            "level": {"enum": levels, "description": "error: it ends the run; warn: the run goes on"},
+            "level": {"enum": levels, "description": "error: it ends the run (or is a usage error or a panic); warn: something went not as asked, the run goes on; info: what the run does (hooks attached, modes chosen)"},
             "message": string("the text line without `ebpf-jsonl: ` (and `error: `)"),
             "subcommand": string("the subcommand running; absent for a usage error")
         },
